@@ -1,0 +1,3 @@
+import type { RuleSpec } from './ruleSpec';
+
+export const OPTIMIZER_RULES: readonly RuleSpec[] = [];

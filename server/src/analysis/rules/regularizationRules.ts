@@ -1,0 +1,3 @@
+import type { RuleSpec } from './ruleSpec';
+
+export const REGULARIZATION_RULES: readonly RuleSpec[] = [];

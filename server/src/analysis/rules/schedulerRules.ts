@@ -1,0 +1,3 @@
+import type { RuleSpec } from './ruleSpec';
+
+export const SCHEDULER_RULES: readonly RuleSpec[] = [];
