@@ -1,0 +1,27 @@
+// Bundles the CLI (and, as issues bring them, the language server, client and webview) into
+// dist/. The two wasm files web-tree-sitter needs are copied beside the bundles.
+import * as esbuild from 'esbuild';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const production = process.argv.includes('--production');
+mkdirSync('dist', { recursive: true });
+copyFileSync(require.resolve('web-tree-sitter/tree-sitter.wasm'), 'dist/tree-sitter.wasm');
+copyFileSync(require.resolve('tree-sitter-python/tree-sitter-python.wasm'), 'dist/tree-sitter-python.wasm');
+
+await esbuild.build({
+  entryPoints: { cli: 'server/src/cli/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: !production,
+  minify: production,
+  external: ['@tensorflow/tfjs-node'],
+  // The ESM build of web-tree-sitter reads import.meta.url, which a CommonJS bundle lacks.
+  alias: { 'web-tree-sitter': require.resolve('web-tree-sitter').replace(/tree-sitter\.js$/, 'tree-sitter.cjs') },
+  banner: { js: '#!/usr/bin/env node' },
+  logLevel: 'warning',
+});
