@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20)'; then
+if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
   echo "RegScope needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
   echo "Install it (Debian: apt-get install nodejs npm, or https://nodejs.org) and run this again." >&2
   exit 2

@@ -69,14 +69,14 @@ describe('regscope CLI', () => {
   it('check --format sarif: valid SARIF 2.1.0 with rule metadata and help URIs', () => {
     const dir = workspace({ 'bad.py': BAD });
     const r = run(['check', 'bad.py', '--format', 'sarif'], dir);
-    const log = JSON.parse(r.stdout);
+    const log: { runs: { tool: { driver: { rules: { helpUri: string }[] } }; results: { ruleId: string }[] }[] } = JSON.parse(r.stdout);
     const schemaPath = require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
     const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
     const validate = ajv.compile(JSON.parse(fs.readFileSync(schemaPath, 'utf8')));
     assert.ok(validate(log), JSON.stringify(validate.errors, null, 2));
-    const rules = log.runs[0].tool.driver.rules;
+    const rules = log.runs[0]!.tool.driver.rules;
     assert.ok(rules.every((x: { helpUri: string }) => /docs\/rules\/[A-Z]+\d{3}\.md$/.test(x.helpUri)));
-    assert.ok(log.runs[0].results.some((x: { ruleId: string }) => x.ruleId === 'WD001'));
+    assert.ok(log.runs[0]!.results.some((x: { ruleId: string }) => x.ruleId === 'WD001'));
   });
 
   it('settings from the nearest pyproject.toml; bad settings are reported, not fatal', () => {

@@ -42,7 +42,8 @@ export function qualify(dotted: string, bindings: ReadonlyMap<string, string>): 
 export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
   const facts: ScriptFacts = {
     functions: [], classes: [], loops: [], withs: [], calls: [], assignments: [], imports: [],
-    importBindings: new Map(), starImports: [], callsByName: new Map(), callByNode: new Map(), functionsByName: new Map(),
+    importBindings: new Map(), starImports: [], callsByName: new Map(), callByNode: new Map(),
+    callsByFunction: new Map(), assignmentsByTarget: new Map(), assignmentByValue: new Map(), functionsByName: new Map(),
     classesByName: new Map(),
   };
   const t = (n: SyntaxNode | undefined) => (n ? text.slice(n.start, n.end) : '');
@@ -78,11 +79,18 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
           headerEnd: body ? body.start : node.end,
         };
         facts.loops.push(loop);
-        const inner = { ...ctx, loops: [...ctx.loops, loop] };
+        const outerLoops = ctx.loops;
+        const outerConditional = ctx.conditional;
         for (const c of node.children) {
-          if (c === body) visit(c, inner);
-          else if (c.field === 'alternative') visit(c, { ...ctx, conditional: true });
-          else visit(c, ctx);
+          if (c === body) {
+            ctx.loops = [...outerLoops, loop];
+            visit(c, ctx);
+            ctx.loops = outerLoops;
+          } else if (c.field === 'alternative') {
+            ctx.conditional = true;
+            visit(c, ctx);
+            ctx.conditional = outerConditional;
+          } else visit(c, ctx);
         }
         return;
       }
@@ -92,12 +100,16 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
         const body = childByField(node, 'body');
         const info: WithInfo = { node, items, body, fn: ctx.fn };
         facts.withs.push(info);
-        const inner = { ...ctx, withs: [...ctx.withs, info] };
-        for (const c of node.children) visit(c, c === body ? inner : ctx);
+        const outerWiths = ctx.withs;
+        for (const c of node.children) {
+          if (c === body) ctx.withs = [...outerWiths, info];
+          visit(c, ctx);
+          ctx.withs = outerWiths;
+        }
         return;
       }
       case 'call':
-        pendingCalls.push({ node, ctx });
+        pendingCalls.push({ node, ctx: { ...ctx } });
         break;
       case 'assignment':
       case 'augmented_assignment':
@@ -106,13 +118,18 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
       case 'lambda':
         return; // its body is an expression evaluated elsewhere; calls inside are not loop events
     }
-    let childCtx = ctx;
-    if (CONDITIONAL_BLOCKS.has(node.type) && !ctx.conditional && !isMainGuard(node, text)) childCtx = { ...ctx, conditional: true };
+    // One mutable context, saved and restored around children: no allocation per node.
+    const outerConditional = ctx.conditional;
+    const outerStatement = ctx.statement;
+    if (CONDITIONAL_BLOCKS.has(node.type) && !ctx.conditional && !isMainGuard(node, text)) ctx.conditional = true;
     const isBlock = node.type === 'block' || node.type === 'module';
     for (const c of node.children) {
       if (!c.named) continue;
-      visit(c, isBlock ? { ...childCtx, statement: c } : childCtx);
+      if (isBlock) ctx.statement = c;
+      visit(c, ctx);
     }
+    ctx.conditional = outerConditional;
+    ctx.statement = outerStatement;
   };
 
   const visitDefinition = (node: SyntaxNode, ctx: Context, decorators: string[]): void => {
@@ -131,7 +148,8 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
         for (const stmt of body.children) {
           if (!stmt.named) continue;
           readClassField(stmt, cls);
-          visit(stmt, { ...inner, statement: stmt });
+          inner.statement = stmt;
+          visit(stmt, inner);
         }
       }
       return;
@@ -149,7 +167,11 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
     for (const p of fn.params) if (p.defaultValue) visit(p.defaultValue, ctx);
     if (body) {
       const inner: Context = { fn, cls: fn.cls ?? ctx.cls, loops: [], withs: [], conditional: false, statement: undefined };
-      for (const stmt of body.children) if (stmt.named) visit(stmt, { ...inner, statement: stmt });
+      for (const stmt of body.children) {
+        if (!stmt.named) continue;
+        inner.statement = stmt;
+        visit(stmt, inner);
+      }
     }
   };
 
@@ -177,7 +199,12 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
     });
   };
 
-  for (const c of root.children) if (c.named) visit(c, { fn: undefined, cls: undefined, loops: [], withs: [], conditional: false, statement: c });
+  const top: Context = { fn: undefined, cls: undefined, loops: [], withs: [], conditional: false, statement: undefined };
+  for (const c of root.children) {
+    if (!c.named) continue;
+    top.statement = c;
+    visit(c, top);
+  }
 
   for (const imp of facts.imports) {
     for (const [k, v] of imp.bindings) facts.importBindings.set(k, v);
@@ -189,9 +216,21 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
     const info = readCall(node, ctx, text, facts.importBindings);
     facts.calls.push(info);
     facts.callByNode.set(node, info);
+    const inFn = facts.callsByFunction.get(info.fn);
+    if (inFn) inFn.push(info);
+    else facts.callsByFunction.set(info.fn, [info]);
     const list = facts.callsByName.get(info.name);
     if (list) list.push(info);
     else facts.callsByName.set(info.name, [info]);
+  }
+  for (const a of facts.assignments) {
+    if (a.value) facts.assignmentByValue.set(a.value, a);
+    const names = a.targetText ? [a.targetText] : a.target.children.filter((c) => c.type === 'identifier').map((c) => text.slice(c.start, c.end));
+    for (const n of names) {
+      const list = facts.assignmentsByTarget.get(n);
+      if (list) list.push(a);
+      else facts.assignmentsByTarget.set(n, [a]);
+    }
   }
   return facts;
 }

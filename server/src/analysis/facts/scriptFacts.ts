@@ -122,6 +122,12 @@ export interface ScriptFacts {
   /** Calls grouped by their last name segment, for fast lookup. */
   readonly callsByName: Map<string, CallInfo[]>;
   readonly callByNode: Map<SyntaxNode, CallInfo>;
+  /** Calls per enclosing function (undefined: module level), in source order. */
+  readonly callsByFunction: Map<FunctionInfo | undefined, CallInfo[]>;
+  /** Assignments by the dotted text of their target (`lr`, `self.lr`). */
+  readonly assignmentsByTarget: Map<string, AssignmentInfo[]>;
+  /** Assignments by their value node: what a call's result is bound to. */
+  readonly assignmentByValue: Map<SyntaxNode, AssignmentInfo>;
   readonly functionsByName: Map<string, FunctionInfo[]>;
   readonly classesByName: Map<string, ClassInfo>;
 }

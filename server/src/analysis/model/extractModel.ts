@@ -117,13 +117,13 @@ class Extractor {
   /** Names a call's result is assigned to, following one `return` through the script's own function. */
   boundNames(call: CallInfo): string[] {
     const names: string[] = [];
-    for (const a of this.facts.assignments) {
-      if (a.value === call.node && a.targetText) names.push(a.targetText);
-    }
+    const direct = this.facts.assignmentByValue.get(call.node);
+    if (direct?.targetText) names.push(direct.targetText);
     const stmt = call.statement;
     if (stmt.type === 'return_statement' && call.fn) {
       for (const site of this.facts.callsByName.get(call.fn.name) ?? []) {
-        for (const a of this.facts.assignments) if (a.value === site.node && a.targetText) names.push(a.targetText);
+        const a = this.facts.assignmentByValue.get(site.node);
+        if (a?.targetText) names.push(a.targetText);
       }
     }
     return names;
@@ -170,7 +170,7 @@ class Extractor {
     let fn = call.fn;
     if (list.type === 'identifier') {
       const name = this.t(list);
-      const asg = [...this.facts.assignments].reverse().find((a) => a.targetText === name && (a.fn === fn || a.fn === undefined) && a.node.start < call.node.start && a.op === '=');
+      const asg = [...(this.facts.assignmentsByTarget.get(name) ?? [])].reverse().find((a) => (a.fn === fn || a.fn === undefined) && a.node.start < call.node.start && a.op === '=');
       list = asg?.value;
       fn = asg?.fn;
     }
@@ -231,7 +231,7 @@ class Extractor {
         const keras = kind !== undefined && (/keras\.layers\./.test(q) || (/^layers\./.test(call.callee) && frameworks.includes('keras')) || /^(tensorflow|keras)\..*layers\./.test(q));
         if (!keras) continue;
       }
-      const assigned = this.facts.assignments.find((a) => a.value === call.node);
+      const assigned = this.facts.assignmentByValue.get(call.node);
       out.push({ call, className: call.name, kind: kind!, framework, hyper: this.layerHyper(call, framework), boundTo: assigned?.targetText || undefined });
     }
     return out;
@@ -271,7 +271,7 @@ class Extractor {
         items = list ? list.children.filter((c) => c.type === 'tuple').map((tp) => tp.children.filter((c) => c.named)[1]).filter((x): x is SyntaxNode => !!x) : [];
       }
       const seq = items.map((i) => byCall.get(unparenthesize(i))).filter((l): l is LayerModel => !!l);
-      const assigned = this.facts.assignments.find((a) => a.value === call.node);
+      const assigned = this.facts.assignmentByValue.get(call.node);
       out.push({ container: isKerasSeq ? 'keras' : 'sequential', node: call.node, name: assigned?.targetText || 'Sequential', layers: seq });
     }
     for (const cls of this.facts.classes) {
@@ -301,7 +301,7 @@ class Extractor {
     for (const call of this.facts.calls) {
       if (/(^|\.)(Trainer|SFTTrainer|Seq2SeqTrainer|DPOTrainer)$/.test(call.qualified) && /transformers|trl/.test(call.qualified)) out.push({ framework: 'huggingface', call });
       else if (call.name === 'Trainer' && /lightning/.test(call.qualified)) out.push({ framework: 'lightning', call });
-      else if (call.name === 'fit' && call.receiver && !/trainer/i.test(call.receiver) && this.facts.calls.some((c) => c.name === 'compile')) out.push({ framework: 'keras', call });
+      else if (call.name === 'fit' && call.receiver && !/trainer/i.test(call.receiver) && this.facts.callsByName.has('compile')) out.push({ framework: 'keras', call });
     }
     return out;
   }
@@ -314,7 +314,7 @@ class Extractor {
     const classify = (call: CallInfo): LoopEvent['kind'] | undefined => classifyEvent(call, optNames, schedNames);
     const eventsOfFunction = new Map<FunctionInfo, LoopEvent[]>();
     const callsIn = (node: SyntaxNode, fn: FunctionInfo | undefined) =>
-      this.facts.calls.filter((c) => c.fn === fn && node.start <= c.node.start && c.node.end <= node.end);
+      (this.facts.callsByFunction.get(fn) ?? []).filter((c) => node.start <= c.node.start && c.node.end <= node.end);
 
     const eventsIn = (node: SyntaxNode, fn: FunctionInfo | undefined, depth: number): LoopEvent[] => {
       const events: LoopEvent[] = [];

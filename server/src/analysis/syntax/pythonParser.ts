@@ -12,25 +12,29 @@ export type PythonTree = Tree;
 export function copySubtree(cursor: TreeCursor, language: Language, parent: SyntaxNode | undefined): SyntaxNode {
   const types = language.types;
   const fields = language.fields;
-  const make = (p: SyntaxNode | undefined): SyntaxNode => ({
-    type: types[cursor.nodeTypeId] ?? 'ERROR',
+  const named = namedTypes(language);
+  // Each cursor property is a call into wasm; read each once per node, and only those needed.
+  const make = (p: SyntaxNode | undefined, typeId: number, fieldId: number): SyntaxNode => ({
+    type: types[typeId] ?? 'ERROR',
     start: cursor.startIndex,
     end: cursor.endIndex,
-    field: fields[cursor.currentFieldId] ?? undefined,
-    named: cursor.nodeIsNamed,
+    field: fields[fieldId] ?? undefined,
+    named: named[typeId] ?? true,
     children: [],
     parent: p,
-    missing: cursor.nodeIsMissing,
+    missing: false,
   });
-  const root = make(parent);
+  const root = make(parent, cursor.nodeTypeId, cursor.currentFieldId);
   const stack: SyntaxNode[] = [root];
   if (!cursor.gotoFirstChild()) return root;
   for (;;) {
-    const keep = cursor.nodeIsNamed || cursor.currentFieldId !== 0;
+    const typeId = cursor.nodeTypeId;
+    const fieldId = cursor.currentFieldId;
+    const keep = (named[typeId] ?? true) || fieldId !== 0;
     let descended = false;
     if (keep) {
       const top = stack[stack.length - 1]!;
-      const node = make(top);
+      const node = make(top, typeId, fieldId);
       top.children.push(node);
       if (cursor.gotoFirstChild()) {
         stack.push(node);
@@ -44,4 +48,16 @@ export function copySubtree(cursor: TreeCursor, language: Language, parent: Synt
       if (stack.length === 0) return root;
     }
   }
+}
+
+const namedCache = new WeakMap<Language, boolean[]>();
+
+/** Whether each node type id is named, asked of the grammar once per language. */
+function namedTypes(language: Language): boolean[] {
+  let out = namedCache.get(language);
+  if (!out) {
+    out = language.types.map((_t, id) => language.nodeTypeIsNamed(id));
+    namedCache.set(language, out);
+  }
+  return out;
 }

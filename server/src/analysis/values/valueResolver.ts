@@ -227,12 +227,13 @@ export class ValueResolver {
   }
 
   private isLoopTarget(name: string, fn: FunctionInfo): boolean {
+    if (!this.text.includes(name)) return false;
     return this.facts.loops.some((l) => l.fn === fn && l.target && this.text.slice(l.target.start, l.target.end).split(/[\s,()]+/).includes(name));
   }
 
   /** The assignment that gives `name` its value at `use`, in exactly this scope. */
   private pickAssignment(name: string, scope: FunctionInfo | undefined, use: SyntaxNode): AssignmentInfo | 'ambiguous' | undefined {
-    const all = this.facts.assignments.filter((a) => a.fn === scope && (scope !== undefined || a.cls === undefined) && this.assignsName(a, name));
+    const all = (this.facts.assignmentsByTarget.get(name) ?? []).filter((a) => a.fn === scope && (scope !== undefined || a.cls === undefined) && this.assignsName(a, name));
     if (all.length === 0) return undefined;
     const sameScope = (use.start >= (scope?.node.start ?? 0)) && (!scope || use.end <= scope.node.end);
     const before = sameScope ? all.filter((a) => a.node.end <= use.start) : all;
@@ -349,7 +350,7 @@ export class ValueResolver {
   }
 
   private isBoundLocally(name: string, fn: FunctionInfo | undefined): boolean {
-    return this.facts.assignments.some((a) => a.fn === fn && a.targetText === name);
+    return (this.facts.assignmentsByTarget.get(name) ?? []).some((a) => a.fn === fn);
   }
 
   private selfAttribute(node: SyntaxNode, objText: string, attr: string, fn: FunctionInfo | undefined): Resolved | undefined {
@@ -361,7 +362,7 @@ export class ValueResolver {
       return undefined;
     }
     if (objText !== 'self') return undefined;
-    const asgs = this.facts.assignments.filter((a) => a.cls === cls && a.targetText === `self.${attr}` && a.op === '=');
+    const asgs = (this.facts.assignmentsByTarget.get(`self.${attr}`) ?? []).filter((a) => a.cls === cls && a.op === '=');
     const inInit = asgs.filter((a) => a.fn === init);
     const chosen = inInit.length === 1 ? inInit[0] : asgs.length === 1 ? asgs[0] : undefined;
     if (chosen?.value) return this.resolve(chosen.value, chosen.fn);
