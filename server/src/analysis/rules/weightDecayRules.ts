@@ -64,16 +64,22 @@ function calleeNameNode(opt: OptimizerModel): SyntaxNode {
 const WD002: RuleSpec = {
   id: 'WD002', title: 'Weight decay applied to biases and normalization parameters', family: 'WD', severity: 'warning', fix: 'unsafe',
   reference: 'nanoGPT configure_optimizers; timm param_groups_weight_decay',
+  options: { min_sgd_decay: 1e-3 },
   check(ctx) {
+    const minSgd = ctx.option<number>('min_sgd_decay');
     for (const opt of ctx.model.optimizers) {
       if (opt.api.framework !== 'pytorch' || !decaysEverything(ctx, opt)) continue;
       const decay = opt.hyper.get(opt.api.decayKey);
       const value = numberOf(decay);
       if (!decay || value === undefined || value <= 0) continue;
+      // A library default the script never chose (AdamW's 0.01) is not worth a warning, and
+      // SGD with the classic ResNet decay (1e-4 to 5e-4) on everything is the standard recipe:
+      // the gain from exempting biases and norms there is small.
+      if (decay.resolved.source === 'default') continue;
+      if (opt.api.family === 'sgd' && value < minSgd) continue;
       const params = opt.paramsNode!;
       const model = ctx.text_(params).replace(/\.parameters\(\s*\)$/, '') || 'model';
       const decayText = decay.node ? ctx.text_(decay.node) : String(value);
-      const indent = ctx.indentOf(opt.call.statement);
       const groups = `[{"params": [p for p in ${model}.parameters() if p.ndim >= 2], "weight_decay": ${decayText}}, {"params": [p for p in ${model}.parameters() if p.ndim < 2], "weight_decay": 0.0}]`;
       ctx.report({
         node: params,
@@ -84,7 +90,6 @@ const WD002: RuleSpec = {
           edits: [ctx.replace(params, groups)],
         }],
       });
-      void indent;
     }
   },
 };

@@ -226,9 +226,19 @@ export class ValueResolver {
     return this.unknown(node, 'constant', `${name} is not defined in this file`);
   }
 
+  private loopTargets: Map<FunctionInfo | undefined, Set<string>> | undefined;
+
   private isLoopTarget(name: string, fn: FunctionInfo): boolean {
-    if (!this.text.includes(name)) return false;
-    return this.facts.loops.some((l) => l.fn === fn && l.target && this.text.slice(l.target.start, l.target.end).split(/[\s,()]+/).includes(name));
+    if (!this.loopTargets) {
+      this.loopTargets = new Map();
+      for (const l of this.facts.loops) {
+        if (!l.target) continue;
+        const set = this.loopTargets.get(l.fn) ?? new Set<string>();
+        for (const n of this.text.slice(l.target.start, l.target.end).split(/[\s,()[\]]+/)) if (n) set.add(n);
+        this.loopTargets.set(l.fn, set);
+      }
+    }
+    return this.loopTargets.get(fn)?.has(name) ?? false;
   }
 
   /** The assignment that gives `name` its value at `use`, in exactly this scope. */
