@@ -56,6 +56,7 @@ export function modelRecord(file: string, r: AnalysisResult, lines: LineIndex): 
     })),
     dataLoaders: m.dataLoaders.map((d) => ({ ...at(d.call.node), role: d.role, boundTo: [...d.boundTo], hyperparameters: hmap(d.hyper) })),
     frameworkLoops: m.frameworkLoops.map((f) => ({ framework: f.framework, call: f.call.callee, ...at(f.call.node) })),
+    techniques: m.techniques.map((t) => ({ kind: t.kind, detail: t.detail, ...at(t.call.node) })),
     hyperparameters: m.hyperparameters.map(hp),
     notices: [...r.notices],
   };

@@ -7,6 +7,7 @@ import {
   KERAS_LAYERS, KERAS_OPTIMIZERS, OPTAX_OPTIMIZERS, STEP_SCHEDULE_FACTORIES, TORCH_LAYERS, TORCH_LOSSES,
   TORCH_OPTIMIZER_MODULES, TORCH_OPTIMIZERS, TORCH_SCHEDULERS, type OptimizerApi,
 } from './apiCatalogue';
+import { extractTechniques } from './extractTechniques';
 import type {
   DataLoaderModel, Framework, FrameworkLoop, Hyperparameter, LayerModel, LayerSequence, LoopEvent, LossModel,
   OptimizerModel, ParamGroupModel, SchedulerModel, TrainingLoopModel, TrainingScript,
@@ -40,6 +41,7 @@ export function extractModel(input: ExtractionInput): TrainingScript {
     dataLoaders: ctx.dataLoaders(),
     frameworkLoops: ctx.frameworkLoops(),
     moduleClasses: facts.classes.filter((c) => isModuleClass(c)),
+    techniques: extractTechniques(facts),
     frameworkHooks: facts.functions.filter((f) => f.cls && FRAMEWORK_HOOKS.has(f.name) && isModuleClass(f.cls, true)),
     hyperparameters: [],
   };
@@ -321,13 +323,12 @@ class Extractor {
       for (const call of callsIn(node, fn)) {
         const kind = classify(call);
         if (kind) { events.push({ kind, call }); continue; }
-        if (depth > 0 && !call.receiver) {
-          const targets = this.facts.functionsByName.get(call.callee);
-          if (targets?.length === 1 && targets[0]!.body && targets[0] !== fn) {
-            const target = targets[0]!;
+        if (depth > 0) {
+          const target = calledScriptFunction(this.facts, call);
+          if (target?.body && target !== fn) {
             let sub = eventsOfFunction.get(target);
-            if (!sub) { sub = eventsIn(target.body!, target, depth - 1); eventsOfFunction.set(target, sub); }
-            events.push(...sub);
+            if (!sub) { sub = eventsIn(target.body, target, depth - 1); eventsOfFunction.set(target, sub); }
+            for (const e of sub) events.push({ ...e, via: [call, ...(e.via ?? [])] });
           }
         }
       }
@@ -346,6 +347,19 @@ class Extractor {
   }
 }
 
+/**
+ * The script's own function a call runs: `train_step(...)` when exactly one function has that
+ * name, or `self.train_step(...)` for a method of the calling class.
+ */
+export function calledScriptFunction(facts: ScriptFacts, call: CallInfo): FunctionInfo | undefined {
+  if (!call.receiver) {
+    const targets = facts.functionsByName.get(call.callee);
+    return targets?.length === 1 ? targets[0] : undefined;
+  }
+  if (call.receiver === 'self' && call.cls) return call.cls.methods.get(call.name);
+  return undefined;
+}
+
 function innermostLoop(call: CallInfo): LoopInfo | undefined {
   return call.loops[call.loops.length - 1];
 }
@@ -355,12 +369,15 @@ export function classifyEvent(call: CallInfo, optNames: ReadonlySet<string>, sch
   switch (call.name) {
     case 'zero_grad':
       return 'zero_grad';
+    case 'zero_':
+      return /\.grad(\.data)?$/.test(recv) ? 'zero_grad' : undefined; // p.grad.zero_()
     case 'backward':
       return call.receiver !== undefined ? 'backward' : undefined;
     case 'clip_grad_norm_':
     case 'clip_grad_value_':
     case 'clip_grad_norm':
     case 'clip_grads':
+    case 'clip_gradients':
       return 'clip';
     case 'unscale_':
       return 'unscale';
@@ -368,8 +385,11 @@ export function classifyEvent(call: CallInfo, optNames: ReadonlySet<string>, sch
       return SCALER_NAME.test(recv) && call.args.length === 0 ? 'scaler_update' : undefined;
     case 'eval':
       return call.args.length === 0 && recv !== '' ? 'eval' : undefined;
-    case 'train':
-      return recv !== '' && call.args.length <= 1 && !/trainer/i.test(recv) ? 'train' : undefined;
+    case 'train': {
+      if (recv === '' || call.args.length > 1 || /trainer/i.test(recv)) return undefined;
+      const mode = call.args[0] ?? call.keywords.get('mode');
+      return mode?.type === 'false' ? 'eval' : 'train'; // model.train(False) is model.eval()
+    }
     case 'step': {
       if (schedNames.has(recv) || (SCHEDULER_NAME.test(recv) && !optNames.has(recv))) return 'scheduler_step';
       if (optNames.has(recv) || SCALER_NAME.test(recv) || OPTIMIZER_NAME.test(recv)) return 'step';

@@ -76,6 +76,11 @@ export type LoopEventKind = 'zero_grad' | 'backward' | 'step' | 'clip' | 'unscal
 export interface LoopEvent {
   readonly kind: LoopEventKind;
   readonly call: CallInfo;
+  /**
+   * For an event inside a script function called from the loop: the call sites that lead to it,
+   * outermost first (`via[0]` is the call in the loop's own body). Undefined for direct events.
+   */
+  readonly via?: readonly CallInfo[];
 }
 
 /** A loop that runs optimizer steps (directly or through a function it calls). */
@@ -100,6 +105,17 @@ export interface FrameworkLoop {
   readonly call: CallInfo;
 }
 
+export type TechniqueKind =
+  | 'seed' | 'mixup' | 'cutmix' | 'label_smoothing' | 'distillation' | 'early_stopping' | 'augmentation'
+  | 'ema' | 'amp' | 'gradient_clipping' | 'gradient_accumulation';
+
+/** A training or regularization technique the script turns on, and the call that does it. */
+export interface TechniqueModel {
+  readonly kind: TechniqueKind;
+  readonly call: CallInfo;
+  readonly detail: string;
+}
+
 export interface TrainingScript {
   readonly frameworks: readonly Framework[];
   readonly optimizers: readonly OptimizerModel[];
@@ -114,6 +130,8 @@ export interface TrainingScript {
   readonly moduleClasses: readonly ClassInfo[];
   /** Functions a framework calls for the user (`training_step`, `compute_loss`, `train_step`). */
   readonly frameworkHooks: readonly FunctionInfo[];
+  /** Seeds, mixup/cutmix, label smoothing, distillation, early stopping, augmentation, EMA, AMP … */
+  readonly techniques: readonly TechniqueModel[];
   /** Every hyperparameter found, for `inspect`, hovers and inlay hints. */
   readonly hyperparameters: readonly Hyperparameter[];
 }
