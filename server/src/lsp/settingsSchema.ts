@@ -1,0 +1,125 @@
+import type { Severity } from '../analysis/findings';
+
+/**
+ * The extension's settings, declared once. package.json's `contributes.configuration`
+ * must equal `SETTINGS_SCHEMA` (a test checks), and `readEditorSettings` validates what
+ * the client sends against the same declarations.
+ */
+export const SETTINGS_SCHEMA = {
+  'regscope.select': {
+    type: 'array',
+    items: { type: 'string' },
+    default: [],
+    markdownDescription: 'Rule ids or prefixes to run (`WD`, `LOOP001`). Empty runs every rule. `[tool.regscope] select` in `pyproject.toml` is used when this is empty.',
+  },
+  'regscope.ignore': {
+    type: 'array',
+    items: { type: 'string' },
+    default: [],
+    markdownDescription: 'Rule ids or prefixes never to report, added to `[tool.regscope] ignore` from `pyproject.toml`.',
+  },
+  'regscope.severity': {
+    type: 'object',
+    additionalProperties: { type: 'string', enum: ['error', 'warning', 'information', 'hint', 'off'] },
+    default: {},
+    markdownDescription: 'Severity per rule id, e.g. `{"WD003": "warning", "SEED001": "off"}`. Overrides `pyproject.toml`.',
+  },
+  'regscope.rules': {
+    type: 'object',
+    default: {},
+    markdownDescription: 'Per-rule thresholds, e.g. `{"OPT005": {"lr_range": {"adamw": [1e-6, 3e-3]}}}`. Each rule\'s documentation page lists its keys.',
+  },
+  'regscope.inlayHints.enabled': {
+    type: 'boolean',
+    default: true,
+    markdownDescription: 'Show the resolved value of hyperparameters that the code only names (`lr=args.lr` ▸ `0.1 (--lr default)`).',
+  },
+  'regscope.codeLens.enabled': {
+    type: 'boolean',
+    default: true,
+    markdownDescription: 'Show **Probe** code lenses above optimizers and training loops.',
+  },
+  'regscope.python.interpreter': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'Python interpreter for probe runs. Empty: the Python extension\'s active environment, else `python3` on `PATH`.',
+  },
+  'regscope.probe.steps': {
+    type: 'integer',
+    default: 20,
+    minimum: 1,
+    maximum: 100000,
+    markdownDescription: 'Optimizer steps a probe run lets the script take before measuring.',
+  },
+  'regscope.probe.metrics': {
+    type: 'array',
+    items: { type: 'string', enum: ['hessian', 'landscape', 'noise', 'weights'] },
+    default: ['hessian', 'landscape', 'noise', 'weights'],
+    markdownDescription: 'Measurements of a default probe run.',
+  },
+  'regscope.trace.server': {
+    type: 'string',
+    enum: ['off', 'messages', 'verbose'],
+    default: 'off',
+    markdownDescription: 'Log the messages between VS Code and the RegScope language server in the **RegScope** output channel.',
+  },
+} as const;
+
+export interface EditorSettings {
+  readonly select: readonly string[];
+  readonly ignore: readonly string[];
+  readonly severity: Readonly<Record<string, Severity | 'off'>>;
+  readonly rules: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly inlayHints: boolean;
+  readonly codeLens: boolean;
+}
+
+export const DEFAULT_EDITOR_SETTINGS: EditorSettings = { select: [], ignore: [], severity: {}, rules: {}, inlayHints: true, codeLens: true };
+
+/**
+ * The `regscope` section as the client sends it (nested: `{select, inlayHints: {enabled}}`).
+ * Invalid values fall back to defaults and produce a message naming the setting.
+ */
+export function readEditorSettings(raw: unknown): { settings: EditorSettings; problems: string[] } {
+  const problems: string[] = [];
+  const obj = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const strings = (key: 'select' | 'ignore'): string[] => {
+    const v = obj[key];
+    if (v === undefined || v === null) return [];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.map((x) => x.toUpperCase());
+    problems.push(`regscope.${key} must be a list of rule ids, e.g. ["WD001", "LOOP"]; ignoring it`);
+    return [];
+  };
+  const severity: Record<string, Severity | 'off'> = {};
+  const sev = obj.severity;
+  const allowed = SETTINGS_SCHEMA['regscope.severity'].additionalProperties.enum as readonly string[];
+  if (sev !== undefined && sev !== null) {
+    if (typeof sev === 'object' && !Array.isArray(sev)) {
+      for (const [id, s] of Object.entries(sev)) {
+        if (typeof s === 'string' && allowed.includes(s)) severity[id.toUpperCase()] = s as Severity | 'off';
+        else problems.push(`regscope.severity.${id} must be one of ${allowed.join(', ')}; ignoring it`);
+      }
+    } else problems.push('regscope.severity must be an object of rule id → severity; ignoring it');
+  }
+  const rules: Record<string, Record<string, unknown>> = {};
+  const r = obj.rules;
+  if (r !== undefined && r !== null) {
+    if (typeof r === 'object' && !Array.isArray(r)) {
+      for (const [id, opts] of Object.entries(r)) {
+        if (typeof opts === 'object' && opts !== null && !Array.isArray(opts)) rules[id.toUpperCase()] = opts as Record<string, unknown>;
+        else problems.push(`regscope.rules.${id} must be an object of thresholds; ignoring it`);
+      }
+    } else problems.push('regscope.rules must be an object; ignoring it');
+  }
+  const flag = (section: string, fallback: boolean): boolean => {
+    const v = (obj[section] as Record<string, unknown> | undefined)?.enabled;
+    if (v === undefined) return fallback;
+    if (typeof v === 'boolean') return v;
+    problems.push(`regscope.${section}.enabled must be true or false; using ${fallback}`);
+    return fallback;
+  };
+  return {
+    settings: { select: strings('select'), ignore: strings('ignore'), severity, rules, inlayHints: flag('inlayHints', true), codeLens: flag('codeLens', true) },
+    problems,
+  };
+}
