@@ -1,5 +1,5 @@
-// Bundles the CLI (and, as issues bring them, the language server, client and webview) into
-// dist/. The two wasm files web-tree-sitter needs are copied beside the bundles.
+// Bundles the extension client, the language server and the CLI into dist/ (the webview
+// bundle joins when the panels do). The two wasm files web-tree-sitter needs are copied beside the bundles.
 import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,6 +9,20 @@ const production = process.argv.includes('--production');
 mkdirSync('dist', { recursive: true });
 copyFileSync(require.resolve('web-tree-sitter/tree-sitter.wasm'), 'dist/tree-sitter.wasm');
 copyFileSync(require.resolve('tree-sitter-python/tree-sitter-python.wasm'), 'dist/tree-sitter-python.wasm');
+
+// The extension host bundle: `vscode` is provided by the editor at run time.
+await esbuild.build({
+  entryPoints: { extension: 'client/src/extension.ts' },
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: !production,
+  minify: production,
+  external: ['vscode'],
+  logLevel: 'warning',
+});
 
 await esbuild.build({
   entryPoints: { cli: 'server/src/cli/main.ts', server: 'server/src/lsp/main.ts' },

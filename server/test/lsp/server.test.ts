@@ -57,7 +57,7 @@ describe('language server over stdio', () => {
     assert.equal(wd001.source, 'regscope');
     assert.match(wd001.codeDescription!.href, /docs\/rules\/WD001\.md$/);
     assert.equal(wd001.range.start.line, 10);
-    assert.ok(wd001.message.includes('0.05 (--wd default, line 7)'));
+    assert.ok(String(wd001.message).includes('0.05 (--wd default, line 7)'));
     assert.ok((wd001.data as { fixes: unknown[] }).fixes.length > 0);
     assert.ok(wd001.relatedInformation!.length > 0);
   });
