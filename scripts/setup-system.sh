@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# System packages the tests need. As root it installs them with apt-get; otherwise it says
-# exactly what to install. Issues add packages here as they bring them in (python3-torch,
-# chromium, openssh-server, slurm-wlm).
+# System packages the tests need, and code-server (a real VS Code) for the end-to-end tests.
+# As root it installs them (apt-get; code-server into .cache/ inside the clone, nothing cached
+# elsewhere); otherwise it says exactly what to install and the end-to-end tests are skipped.
+# Issues add packages here as they bring them in (python3-torch, openssh-server, slurm-wlm).
 set -euo pipefail
-NEEDED=()   # the static-analysis tests need no system package beyond Node.js
+cd "$(dirname "$0")/.."
+NEEDED=(chromium ripgrep)
 missing=()
 for p in "${NEEDED[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-((${#missing[@]} == 0)) && exit 0
-if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-else
-  echo "Missing system packages: ${missing[*]}" >&2
-  echo "Install them with: sudo apt-get install ${missing[*]}" >&2
-  exit 2
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing system packages: ${missing[*]}" >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Missing system packages for the end-to-end tests: ${missing[*]}" >&2
+    echo "Install them with: sudo apt-get install ${missing[*]}   (or run this script as root)" >&2
+  fi
+fi
+CODE_SERVER_PREFIX=.cache/code-server-4.100.3
+if [[ ! -f $CODE_SERVER_PREFIX/.installed ]]; then
+  if [[ $(id -u) == 0 ]]; then
+    echo "Installing code-server 4.100.3 into $CODE_SERVER_PREFIX (once)…" >&2
+    bash scripts/install-code-server.sh "$PWD/$CODE_SERVER_PREFIX" >&2
+  else
+    echo "code-server is not installed: the end-to-end tests will be skipped. Run 'sudo bash scripts/setup-system.sh' to install it." >&2
+  fi
 fi
