@@ -2,4 +2,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
-exec node --import tsx --expose-gc server/bench/analysisBench.ts "$@"
+[[ dist/server.js -nt server/src/lsp/main.ts ]] || { npx tsc -b && node esbuild.mjs; }
+exec node --import tsx --expose-gc server/bench/runAll.ts "$@"

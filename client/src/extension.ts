@@ -13,6 +13,7 @@ let client: LanguageClient | undefined;
  * in untrusted workspaces.
  */
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const activationStart = performance.now();
   const output = vscode.window.createOutputChannel('RegScope', { log: true });
   const status = new RegScopeStatusBar();
   context.subscriptions.push(output, status);
@@ -90,6 +91,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   );
 
   await start();
+  output.info(`RegScope ${context.extension.packageJSON.version} activated in ${(performance.now() - activationStart).toFixed(0)} ms`);
 }
 
 export async function deactivate(): Promise<void> {

@@ -6,7 +6,6 @@
  * analysis (typing). Targets (issue 2): warm 1,500 lines ≤ 20 ms median, one-line edit ≤ 5 ms,
  * 10,000 lines ≤ 150 ms.
  */
-import * as os from 'node:os';
 import { analyze } from '../src/analysis/analyze';
 import { ParsedDocument } from '../src/analysis/document';
 import { loadPythonParser } from '../src/host/parserLoader';
@@ -15,7 +14,7 @@ import { syntheticScript } from './syntheticScript';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
 
-(async () => {
+export async function runAnalysisBench(): Promise<void> {
   const t0 = performance.now();
   const parser = await loadPythonParser();
   const loadMs = performance.now() - t0;
@@ -69,10 +68,9 @@ const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length
   const header = ['lines', 'findings', 'cold ms', 'from scratch median ms', 'p90', 're-analysis median ms', 'one-line edit median ms', 'p90'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => `| ${r.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
-  console.log(`RegScope analysis benchmark — ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}`);
   console.log(`grammar load: ${loadMs.toFixed(1)} ms`);
   console.log(fmt(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(fmt(r));
   console.log(`peak RSS: ${(peakRss / 2 ** 20).toFixed(0)} MiB; heap after GC: ${(heap / 2 ** 20).toFixed(0)} MiB`);
-})();
+}

@@ -146,9 +146,10 @@ export class AnalysisService {
 
   private schedule(entry: OpenDocument): void {
     if (entry.timer) clearTimeout(entry.timer);
-    // Small files: analyse on the next turn of the event loop (edits already queued coalesce).
-    // Large files: wait in proportion to how long the last analysis took.
-    const delay = entry.lastMillis < 15 ? 0 : Math.min(250, entry.lastMillis * 2);
+    // Analyse on the next turn of the event loop (edits already queued coalesce) unless the
+    // last analysis was slow (very large files): then wait about that long, so a burst of
+    // keystrokes costs one analysis instead of one each.
+    const delay = entry.lastMillis < 40 ? 0 : Math.min(250, entry.lastMillis);
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       if (this.docs.get(entry.uri) === entry && !entry.result) this.analyzeNow(entry);

@@ -1,0 +1,21 @@
+/** `npm run bench`: every benchmark, one table each. */
+import * as os from 'node:os';
+import { runAnalysisBench } from './analysisBench';
+import { extensionBench } from './extensionBench';
+import { lspBench } from './lspBench';
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => `| ${r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join(' | ')} |`;
+  return [fmt(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(fmt)].join('\n');
+}
+
+(async () => {
+  console.log(`RegScope benchmarks — ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+  console.log('Static analysis');
+  await runAnalysisBench();
+  console.log('\nLanguage server');
+  console.log(table(['measure', 'median', 'spread', 'target'], await lspBench()));
+  console.log('\nExtension');
+  console.log(table(['measure', 'value', 'where', 'target'], await extensionBench()));
+})();
