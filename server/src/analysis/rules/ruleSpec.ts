@@ -57,8 +57,11 @@ export class RuleContext {
   option<T>(key: string): T {
     const spec = this.spec!;
     const user = this.ruleOptions[spec.id]?.[key];
-    if (user !== undefined && typeof user === typeof spec.options?.[key]) return user as T;
-    return spec.options?.[key] as T;
+    const fallback = spec.options?.[key];
+    if (user === undefined || typeof user !== typeof fallback) return fallback as T;
+    // A table (e.g. lr_range per optimizer family) merges: keys the user leaves out keep their defaults.
+    if (isPlainObject(user) && isPlainObject(fallback)) return { ...fallback, ...user } as T;
+    return user as T;
   }
 
   report(input: ReportInput): void {
@@ -137,4 +140,8 @@ export class RuleContext {
   eol(): string {
     return this.text.includes('\r\n') ? '\r\n' : '\n';
   }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
