@@ -307,7 +307,8 @@ export class ValueResolver {
     const all = [...passed, ...defaults];
     if (all.length === 0) return this.unknown(use, 'parameter', `${name} is never passed`);
     const first = all[0]!;
-    if (all.some((r) => !r.value || !sameValue(r.value, first.value))) {
+    // One call site (or only the default): its value as is, mappings and sequences included.
+    if (all.some((r) => !r.value || (all.length > 1 && !sameValue(r.value, first.value)))) {
       return this.unknown(use, 'parameter', `${fn.name}() is called with different values of ${name}`);
     }
     return first.source === 'literal' ? { ...first, source: 'parameter', detail: `${name} passed to ${fn.name}()` } : first;
