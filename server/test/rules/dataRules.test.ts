@@ -20,6 +20,21 @@ const LOOP = (loader: string) => `for epoch in range(5):
 `;
 
 describe('DATA001 training DataLoader without shuffling', () => {
+  it('stays silent when the dataset draws a random window in __getitem__ (order does not matter)', async () => {
+    const text = `${HEAD}class Windows(Dataset):
+    def __init__(self, data, n):
+        self.data, self.n = data, n
+    def __len__(self):
+        return len(self.data) // self.n
+    def __getitem__(self, index):
+        start = torch.randint(0, len(self.data) - self.n - 1, (1,))
+        return self.data[start:start + self.n], self.data[start + 1:start + self.n + 1]
+train_ds = Windows(torch.arange(1000), 16)
+train_loader = DataLoader(train_ds, batch_size=16)
+${LOOP('train_loader')}`;
+    assert.deepEqual(await linesOf(text, 'DATA001'), []);
+  });
+
   it('fires on a loader named for training without shuffle, and adds shuffle=True', async () => {
     const text = `${HEAD}train_loader = DataLoader(ds, batch_size=16)
 ${LOOP('train_loader')}`;

@@ -351,6 +351,17 @@ def distill_loss(x, y, T=4.0):
 `;
     assert.deepEqual(await linesOf(text, 'REG007'), []);
   });
+
+  it("stays silent on smoothing of the student's hard-label term (the DeiT recipe)", async () => {
+    const text = `${TORCH}teacher = nn.Linear(10, 5)
+student = nn.Linear(10, 5)
+base_criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+kd = nn.KLDivLoss(reduction="batchmean")
+def student_loss(x, y, T=4.0):
+    return base_criterion(student(x), y) + kd(F.log_softmax(student(x) / T, dim=1), F.softmax(teacher(x) / T, dim=1)) * T * T
+`;
+    assert.deepEqual(await linesOf(text, 'REG007'), []);
+  });
 });
 
 describe('REG008 probabilities into a loss that expects logits', () => {

@@ -57,6 +57,37 @@ export function extractModel(input: ExtractionInput): TrainingScript {
   return { ...model, hyperparameters: hyper };
 }
 
+/**
+ * The item expressions of an `nn.Sequential(...)` / Keras `Sequential([...])` call, in order:
+ * positional items, a list (or `layers=`), an `OrderedDict([...])`, or `*name` where `name` is
+ * bound to a list literal in the same function. Undefined when the items cannot be known.
+ */
+export function sequentialItemNodes(call: CallInfo, facts: ScriptFacts, text: string, keras: boolean): SyntaxNode[] | undefined {
+  const listItems = (n: SyntaxNode | undefined) => {
+    const list = n ? unparenthesize(n) : undefined;
+    return list?.type === 'list' ? list.children.filter((c) => c.named && c.type !== 'comment') : undefined;
+  };
+  const splat = call.argumentList?.children.filter((c) => c.type === 'list_splat') ?? [];
+  if (splat.length > 0) {
+    // nn.Sequential(*layers) with `layers = [...]` written out just before.
+    if (splat.length !== 1 || call.args.length > 0 || call.keywords.size > 0) return undefined;
+    const name = splat[0]!.children.find((c) => c.named);
+    if (name?.type !== 'identifier') return undefined;
+    const bound = (facts.assignmentsByTarget.get(text.slice(name.start, name.end)) ?? []).filter((a) => a.fn === call.fn && a.op === '=');
+    return bound.length === 1 ? listItems(bound[0]!.value) : undefined;
+  }
+  if (call.hasSplat) return undefined;
+  let items: SyntaxNode[] = call.args;
+  if (keras || (items.length === 1 && items[0]!.type === 'list')) {
+    items = listItems(call.keywords.get('layers') ?? items[0]) ?? [];
+  }
+  if (items.length === 1 && items[0]!.type === 'call' && facts.callByNode.get(items[0]!)?.name === 'OrderedDict') {
+    const list = facts.callByNode.get(items[0]!)!.args[0];
+    items = list ? list.children.filter((c) => c.type === 'tuple').map((tp) => tp.children.filter((c) => c.named)[1]).filter((x): x is SyntaxNode => !!x) : [];
+  }
+  return items;
+}
+
 const FRAMEWORK_HOOKS = new Set(['training_step', 'validation_step', 'test_step', 'configure_optimizers', 'compute_loss', 'train_step', 'test_step']);
 
 export function isModuleClass(cls: ClassInfo, frameworkOwnsLoop = false): boolean {
@@ -262,16 +293,7 @@ class Extractor {
       const isTorchSeq = call.name === 'Sequential' && call.qualified.startsWith('torch.nn');
       const isKerasSeq = call.name === 'Sequential' && /keras/.test(call.qualified);
       if (!isTorchSeq && !isKerasSeq) continue;
-      let items: SyntaxNode[] = call.args;
-      if (isKerasSeq || (items.length === 1 && items[0]!.type === 'list')) {
-        const list = items[0];
-        items = list?.type === 'list' ? list.children.filter((c) => c.named && c.type !== 'comment') : [];
-      }
-      if (items.length === 1 && items[0]!.type === 'call' && this.facts.callByNode.get(items[0]!)?.name === 'OrderedDict') {
-        const od = this.facts.callByNode.get(items[0]!)!;
-        const list = od.args[0];
-        items = list ? list.children.filter((c) => c.type === 'tuple').map((tp) => tp.children.filter((c) => c.named)[1]).filter((x): x is SyntaxNode => !!x) : [];
-      }
+      const items = sequentialItemNodes(call, this.facts, this.text, isKerasSeq) ?? [];
       const seq = items.map((i) => byCall.get(unparenthesize(i))).filter((l): l is LayerModel => !!l);
       const assigned = this.facts.assignmentByValue.get(call.node);
       out.push({ container: isKerasSeq ? 'keras' : 'sequential', node: call.node, name: assigned?.targetText || 'Sequential', layers: seq });

@@ -1,8 +1,25 @@
+import type { CallInfo } from '../facts/scriptFacts';
+import type { SyntaxNode } from '../syntax/syntaxNode';
 import { asBool } from '../values/pyValue';
 import { setKeyword } from './argumentEdits';
 import { describe } from './ruleHelpers';
-import type { RuleSpec } from './ruleSpec';
+import type { RuleContext, RuleSpec } from './ruleSpec';
 import { isIterableDataset, loaderDataset, trainingLoaders } from './trainingData';
+
+const RANDOM_DRAW = /^(torch\.(randint|rand|randn|randperm|multinomial)|random\.\w+|numpy\.random\.\w+)$/;
+
+/**
+ * A dataset of the script's own whose `__getitem__` draws a random sample (a random crop offset
+ * into a token stream, as character-level LM scripts do): the order of indices does not matter.
+ */
+function samplesRandomly(ctx: RuleContext, dataset: SyntaxNode, call: CallInfo): boolean {
+  let node: SyntaxNode | undefined = dataset;
+  if (node.type === 'identifier') node = ctx.facts.assignmentsByTarget.get(ctx.text_(node))?.find((a) => a.fn === call.fn || a.fn === undefined)?.value;
+  const ctor = node?.type === 'call' ? ctx.facts.callByNode.get(node) : undefined;
+  const getitem = ctor ? ctx.facts.classesByName.get(ctor.callee)?.methods.get('__getitem__') : undefined;
+  if (!getitem) return false;
+  return (ctx.facts.callsByFunction.get(getitem) ?? []).some((c) => RANDOM_DRAW.test(c.qualified));
+}
 
 const DATA001: RuleSpec = {
   id: 'DATA001', title: 'Training DataLoader without shuffling', family: 'DATA', severity: 'warning', fix: 'safe',
@@ -14,7 +31,7 @@ const DATA001: RuleSpec = {
       const shuffle = d.hyper.get('shuffle');
       if (!shuffle || asBool(shuffle.resolved) !== false) continue;
       const dataset = loaderDataset(d);
-      if (!dataset || isIterableDataset(ctx, dataset, call.fn)) continue;
+      if (!dataset || isIterableDataset(ctx, dataset, call.fn) || samplesRandomly(ctx, dataset, call)) continue;
       const name = d.boundTo[0] ?? 'this DataLoader';
       const edit = setKeyword(ctx, call, 'shuffle', 'True', 2);
       ctx.report({

@@ -1,6 +1,6 @@
 import type { CallInfo, ClassInfo, FunctionInfo, ScriptFacts } from '../facts/scriptFacts';
 import type { LayerKind } from '../model/apiCatalogue';
-import { isModuleClass } from '../model/extractModel';
+import { isModuleClass, sequentialItemNodes } from '../model/extractModel';
 import type { LayerModel, TrainingScript } from '../model/trainingScript';
 import type { SyntaxNode } from '../syntax/syntaxNode';
 import { childByField, contains, unparenthesize } from '../syntax/syntaxNode';
@@ -336,19 +336,7 @@ class FlowReader {
 
   /** Items of a Sequential call (plus `model.add(...)` for Keras), each a layer or undefined (unknown: breaks the chain). */
   sequenceItems(call: CallInfo, keras: boolean): { layer: LayerModel | undefined; node: SyntaxNode }[] {
-    let items: SyntaxNode[] = call.args;
-    if (keras || (items.length === 1 && items[0]!.type === 'list')) {
-      const list = items[0] ? unparenthesize(items[0]) : undefined;
-      items = list?.type === 'list' ? list.children.filter((c) => c.named && c.type !== 'comment') : [];
-      if (call.keywords.has('layers')) {
-        const l = unparenthesize(call.keywords.get('layers')!);
-        items = l.type === 'list' ? l.children.filter((c) => c.named && c.type !== 'comment') : [];
-      }
-    }
-    if (items.length === 1 && items[0]!.type === 'call' && this.facts.callByNode.get(items[0]!)?.name === 'OrderedDict') {
-      const list = this.facts.callByNode.get(items[0]!)!.args[0];
-      items = list ? list.children.filter((c) => c.type === 'tuple').map((tp) => tp.children.filter((c) => c.named)[1]).filter((x): x is SyntaxNode => !!x) : [];
-    }
+    const items = sequentialItemNodes(call, this.facts, this.text, keras) ?? [];
     const out = items.map((i) => ({ layer: this.layerByCall.get(unparenthesize(i)), node: unparenthesize(i) }));
     if (keras) {
       const bound = this.facts.assignmentByValue.get(call.node)?.targetText;
@@ -366,7 +354,7 @@ class FlowReader {
 
   private sequenceOps(node: SyntaxNode, keras: boolean): FlowOp | undefined {
     const call = this.facts.callByNode.get(node);
-    if (!call || call.hasSplat) return undefined;
+    if (!call || (call.hasSplat && sequentialItemNodes(call, this.facts, this.text, keras) === undefined)) return undefined;
     let prev: FlowOp | undefined;
     const all = this.sequenceItems(call, keras);
     // Items written in the call's own list (not added later with model.add) can be edited as a list.

@@ -391,10 +391,12 @@ const REG007: RuleSpec = {
       const v = asNumber(s.resolved);
       if (v === undefined || v <= 0) continue;
       const where = `${s.call.fn?.name ?? ''} ${s.call.loops.map((l) => ctx.text_(l.iter)).join(' ')} ${ctx.text_(s.call.statement)}`;
-      const teacher = /teacher/i.test(where);
+      // Only the teacher's smoothing hurts distillation (Müller et al.); smoothing the student's
+      // hard-label term, as DeiT does, is a normal recipe and stays silent.
+      if (!/teacher/i.test(where)) continue;
       ctx.report({
         node: s.anchor,
-        message: `${s.key}=${describe(s.resolved)} in a script that distills a teacher into a student${teacher ? ', on the loss that trains the teacher' : ''}. A teacher trained with label smoothing makes worse teachers: smoothing erases the relative similarities between wrong classes from its logits, which is exactly the "dark knowledge" distillation transfers (Müller et al. 2019). Train the teacher without label smoothing${teacher ? '' : ', and let the softened teacher targets, not smoothing, regularize the student'}.`,
+        message: `${s.key}=${describe(s.resolved)} on the loss that trains the teacher of a distillation. A teacher trained with label smoothing makes a worse teacher: smoothing erases the relative similarities between wrong classes from its logits, which is exactly the "dark knowledge" distillation transfers (Müller et al. 2019). Train the teacher without label smoothing.`,
       });
     }
   },

@@ -7,7 +7,10 @@ const SEEDING_CALL = /^(manual_seed|manual_seed_all|seed_everything|set_seed|set
 
 function seedsFramework(ctx: RuleContext): boolean {
   for (const [name, calls] of ctx.facts.callsByName) {
-    if (!SEEDING_CALL.test(name) && !(name === 'key' && calls.some((c) => /^jax\.random\.key$/.test(c.qualified)))) continue;
+    // Any seeding helper counts (timm's `utils.random_seed`, a project's `set_all_seeds`), except
+    // `random.seed` / `np.random.seed`, which leave the framework unseeded.
+    const seedsSomething = SEEDING_CALL.test(name) || (/seed/i.test(name) && name !== 'seed');
+    if (!seedsSomething && !(name === 'key' && calls.some((c) => /^jax\.random\.key$/.test(c.qualified)))) continue;
     // `random.seed(0)` / `np.random.seed(0)` alone leave torch unseeded; everything matched here seeds a framework.
     if (calls.length > 0) return true;
   }
@@ -51,6 +54,16 @@ function topLevel(node: SyntaxNode): SyntaxNode {
   return n;
 }
 
+/**
+ * A file that runs when executed: a `__main__` guard, or training started at module level.
+ * A module that only defines a Trainer class is a library; its caller owns seeding.
+ */
+function isEntryPoint(ctx: RuleContext): boolean {
+  if (/^if\s+__name__\s*==\s*['"]__main__['"]/m.test(ctx.text)) return true;
+  if (ctx.model.trainingLoops.some((l) => l.loop.fn === undefined)) return true;
+  return ctx.model.frameworkLoops.some((f) => f.call.fn === undefined);
+}
+
 const SEED001: RuleSpec = {
   id: 'SEED001', title: 'No random seed for the framework', family: 'SEED', severity: 'hint', fix: 'safe',
   reference: 'dslinter W5508–W5512 (randomness control); PyTorch Reproducibility notes',
@@ -58,7 +71,7 @@ const SEED001: RuleSpec = {
     const m = ctx.model;
     // A training script: it runs a training loop or hands one to a framework (a module that only builds optimizers is a library).
     const trains = m.trainingLoops.length > 0 || m.frameworkLoops.length > 0;
-    if (!trains || ctx.facts.imports.length === 0) return;
+    if (!trains || ctx.facts.imports.length === 0 || !isEntryPoint(ctx)) return;
     const torch = m.frameworks.includes('pytorch');
     const keras = m.frameworks.includes('keras');
     if (!torch && !keras) return;
