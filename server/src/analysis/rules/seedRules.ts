@@ -61,7 +61,9 @@ function topLevel(node: SyntaxNode): SyntaxNode {
 function isEntryPoint(ctx: RuleContext): boolean {
   if (/^if\s+__name__\s*==\s*['"]__main__['"]/m.test(ctx.text)) return true;
   if (ctx.model.trainingLoops.some((l) => l.loop.fn === undefined)) return true;
-  return ctx.model.frameworkLoops.some((f) => f.call.fn === undefined);
+  if (ctx.model.frameworkLoops.some((f) => f.call.fn === undefined)) return true;
+  // Notebook-style scripts (keras-io examples) call their own `run_experiment()` at module level.
+  return (ctx.facts.callsByFunction.get(undefined) ?? []).some((c) => c.cls === undefined && !c.receiver && ctx.facts.functionsByName.has(c.callee));
 }
 
 const SEED001: RuleSpec = {
