@@ -7,4 +7,4 @@ bash scripts/setup-system.sh --check-or-install
 npx tsc -b
 node esbuild.mjs
 mapfile -t tests < <(find server/test -name '*.test.ts' | sort)
-exec node --import tsx --test --test-reporter=spec "${tests[@]}"
+exec node --import tsx --test --test-reporter=spec --test-reporter-destination=stdout --test-reporter=./scripts/summary-reporter.mjs --test-reporter-destination=stdout "${tests[@]}"
