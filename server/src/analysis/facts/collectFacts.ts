@@ -39,6 +39,25 @@ export function qualify(dotted: string, bindings: ReadonlyMap<string, string>): 
   return dot < 0 ? bound : bound + dotted.slice(dot);
 }
 
+/** The facts of one top-level statement: they depend on its text alone, so they are cached per statement node. */
+interface StatementFacts {
+  readonly functions: FunctionInfo[];
+  readonly classes: ClassInfo[];
+  readonly loops: LoopInfo[];
+  readonly withs: WithInfo[];
+  readonly calls: CallInfo[];
+  readonly assignments: AssignmentInfo[];
+  readonly imports: ImportInfo[];
+}
+
+/**
+ * The document reuses the syntax node of every top-level statement whose text did not change
+ * (shifting its offsets in place), so facts keyed by that node stay valid: facts hold nodes,
+ * not offsets. Only what depends on other statements (import qualification, indexes) is
+ * recomputed on every analysis.
+ */
+const statementFacts = new WeakMap<SyntaxNode, StatementFacts>();
+
 export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
   const facts: ScriptFacts = {
     functions: [], classes: [], loops: [], withs: [], calls: [], assignments: [], imports: [],
@@ -46,8 +65,60 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
     callsByFunction: new Map(), assignmentsByTarget: new Map(), assignmentByValue: new Map(), functionsByName: new Map(),
     classesByName: new Map(),
   };
+  for (const stmt of root.children) {
+    if (!stmt.named) continue;
+    let part = statementFacts.get(stmt);
+    if (!part) {
+      part = collectStatement(stmt, text);
+      statementFacts.set(stmt, part);
+    }
+    facts.functions.push(...part.functions);
+    facts.classes.push(...part.classes);
+    facts.loops.push(...part.loops);
+    facts.withs.push(...part.withs);
+    facts.calls.push(...part.calls);
+    facts.assignments.push(...part.assignments);
+    facts.imports.push(...part.imports);
+  }
+  for (const fn of facts.functions) {
+    const list = facts.functionsByName.get(fn.name);
+    if (list) list.push(fn);
+    else facts.functionsByName.set(fn.name, [fn]);
+  }
+  for (const cls of facts.classes) if (!facts.classesByName.has(cls.name)) facts.classesByName.set(cls.name, cls);
+  for (const imp of facts.imports) {
+    for (const [k, v] of imp.bindings) facts.importBindings.set(k, v);
+    if (imp.starFrom) facts.starImports.push(imp.starFrom);
+  }
+  for (const cls of facts.classes) {
+    cls.qualifiedBases.length = 0;
+    for (const b of cls.bases) cls.qualifiedBases.push(qualify(b, facts.importBindings));
+  }
+  for (const info of facts.calls) {
+    info.qualified = qualify(info.callee, facts.importBindings);
+    facts.callByNode.set(info.node, info);
+    const inFn = facts.callsByFunction.get(info.fn);
+    if (inFn) inFn.push(info);
+    else facts.callsByFunction.set(info.fn, [info]);
+    const list = facts.callsByName.get(info.name);
+    if (list) list.push(info);
+    else facts.callsByName.set(info.name, [info]);
+  }
+  for (const a of facts.assignments) {
+    if (a.value) facts.assignmentByValue.set(a.value, a);
+    const names = a.targetText ? [a.targetText] : a.target.children.filter((c) => c.type === 'identifier').map((c) => text.slice(c.start, c.end));
+    for (const n of names) {
+      const list = facts.assignmentsByTarget.get(n);
+      if (list) list.push(a);
+      else facts.assignmentsByTarget.set(n, [a]);
+    }
+  }
+  return facts;
+}
+
+function collectStatement(stmt: SyntaxNode, text: string): StatementFacts {
+  const facts: StatementFacts = { functions: [], classes: [], loops: [], withs: [], calls: [], assignments: [], imports: [] };
   const t = (n: SyntaxNode | undefined) => (n ? text.slice(n.start, n.end) : '');
-  const pendingCalls: { node: SyntaxNode; ctx: Context }[] = [];
 
   const visit = (node: SyntaxNode, ctx: Context): void => {
     switch (node.type) {
@@ -76,7 +147,7 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
           body,
           fn: ctx.fn,
           parent: ctx.loops[ctx.loops.length - 1],
-          headerEnd: body ? body.start : node.end,
+          get headerEnd() { return body ? body.start : node.end; },
         };
         facts.loops.push(loop);
         const outerLoops = ctx.loops;
@@ -109,7 +180,7 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
         return;
       }
       case 'call':
-        pendingCalls.push({ node, ctx: { ...ctx } });
+        facts.calls.push(readCall(node, ctx, text));
         break;
       case 'assignment':
       case 'augmented_assignment':
@@ -142,7 +213,6 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
         name, node, bases, qualifiedBases: [], decorators, methods: new Map(), fields: new Map(),
       };
       facts.classes.push(cls);
-      if (!facts.classesByName.has(name)) facts.classesByName.set(name, cls);
       const inner: Context = { fn: undefined, cls, loops: [], withs: [], conditional: false, statement: undefined };
       if (body) {
         for (const stmt of body.children) {
@@ -159,9 +229,6 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
       cls: ctx.fn ? undefined : ctx.cls, parent: ctx.fn,
     };
     facts.functions.push(fn);
-    const list = facts.functionsByName.get(name);
-    if (list) list.push(fn);
-    else facts.functionsByName.set(name, [fn]);
     if (fn.cls) fn.cls.methods.set(name, fn);
     // Defaults are evaluated in the enclosing scope.
     for (const p of fn.params) if (p.defaultValue) visit(p.defaultValue, ctx);
@@ -199,39 +266,7 @@ export function collectFacts(root: SyntaxNode, text: string): ScriptFacts {
     });
   };
 
-  const top: Context = { fn: undefined, cls: undefined, loops: [], withs: [], conditional: false, statement: undefined };
-  for (const c of root.children) {
-    if (!c.named) continue;
-    top.statement = c;
-    visit(c, top);
-  }
-
-  for (const imp of facts.imports) {
-    for (const [k, v] of imp.bindings) facts.importBindings.set(k, v);
-    if (imp.starFrom) facts.starImports.push(imp.starFrom);
-  }
-  for (const cls of facts.classes) for (const b of cls.bases) cls.qualifiedBases.push(qualify(b, facts.importBindings));
-
-  for (const { node, ctx } of pendingCalls) {
-    const info = readCall(node, ctx, text, facts.importBindings);
-    facts.calls.push(info);
-    facts.callByNode.set(node, info);
-    const inFn = facts.callsByFunction.get(info.fn);
-    if (inFn) inFn.push(info);
-    else facts.callsByFunction.set(info.fn, [info]);
-    const list = facts.callsByName.get(info.name);
-    if (list) list.push(info);
-    else facts.callsByName.set(info.name, [info]);
-  }
-  for (const a of facts.assignments) {
-    if (a.value) facts.assignmentByValue.set(a.value, a);
-    const names = a.targetText ? [a.targetText] : a.target.children.filter((c) => c.type === 'identifier').map((c) => text.slice(c.start, c.end));
-    for (const n of names) {
-      const list = facts.assignmentsByTarget.get(n);
-      if (list) list.push(a);
-      else facts.assignmentsByTarget.set(n, [a]);
-    }
-  }
+  visit(stmt, { fn: undefined, cls: undefined, loops: [], withs: [], conditional: false, statement: stmt });
   return facts;
 }
 
@@ -242,7 +277,8 @@ function isMainGuard(node: SyntaxNode, text: string): boolean {
   return !!cond && /__name__\s*==\s*['"]__main__['"]/.test(text.slice(cond.start, cond.end));
 }
 
-function readCall(node: SyntaxNode, ctx: Context, text: string, bindings: Map<string, string>): CallInfo {
+/** A call's facts; `qualified` is filled in once the whole file's imports are known. */
+function readCall(node: SyntaxNode, ctx: Context, text: string): CallInfo {
   const fnNode = childByField(node, 'function');
   const callee = dottedName(fnNode, text);
   const argsNode = childByField(node, 'arguments');
@@ -278,7 +314,7 @@ function readCall(node: SyntaxNode, ctx: Context, text: string, bindings: Map<st
     if (attr) name = text.slice(attr.start, attr.end);
   }
   return {
-    node, callee, qualified: qualify(callee, bindings), name,
+    node, callee, qualified: callee, name,
     receiver: receiverNode ? text.slice(receiverNode.start, receiverNode.end) : undefined,
     receiverNode, args, keywords, keywordNodes, argumentList: argsNode, hasSplat,
     fn: ctx.fn, cls: ctx.cls, loops: ctx.loops, withs: ctx.withs, statement: ctx.statement ?? node,

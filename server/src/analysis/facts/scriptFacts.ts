@@ -62,8 +62,8 @@ export interface CallInfo {
   readonly node: SyntaxNode;
   /** Dotted source text of the callee (`torch.optim.AdamW`), '' when not a plain dotted name. */
   readonly callee: string;
-  /** The callee with its first segment replaced through the file's imports (`nn` → `torch.nn`). */
-  readonly qualified: string;
+  /** The callee with its first segment replaced through the file's imports (`nn` → `torch.nn`); set per analysis. */
+  qualified: string;
   /** Last segment of the callee (`step` in `optimizer.step`). */
   readonly name: string;
   /** Text of the object a method is called on (`optimizer` in `optimizer.step()`), if any. */
