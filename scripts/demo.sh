@@ -11,4 +11,4 @@ echo >&2
 echo "== regscope inspect examples/cnn_adam_problems.py (hyperparameters and where they come from)" >&2
 node dist/cli.js inspect examples/cnn_adam_problems.py | node -e '
 let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s);
-for (const h of m.hyperparameters) if (h.source!=="default") console.log(`  line ${String(h.line).padStart(3)}  ${(h.owner+"."+h.name).padEnd(32)} = ${JSON.stringify(h.value)}  (${h.source}: ${h.detail})`);});'
+for (const h of m.hyperparameters) if (h.source!=="default" && (h.source!=="literal" || /Adam|SGD|LR|Loss|DataLoader/.test(h.owner))) console.log(`  line ${String(h.line).padStart(3)}  ${(h.owner+"."+h.name).padEnd(32)} = ${JSON.stringify(h.value)}  (${h.source}: ${h.detail})`);});'

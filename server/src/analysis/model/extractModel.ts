@@ -312,6 +312,7 @@ class Extractor {
     for (const call of this.facts.calls) {
       if (call.name !== 'DataLoader' || !(call.qualified.includes('torch.utils.data') || call.qualified === 'DataLoader')) continue;
       const hyper = this.hyperOf(call, 'DataLoader', ['dataset', 'batch_size', 'shuffle', 'sampler'], { batch_size: 1, shuffle: false, drop_last: false }, 0);
+      hyper.delete('dataset'); // named only to bind positions: data, not a hyperparameter
       const boundTo = this.boundNames(call);
       const label = `${boundTo.join(' ')} ${this.t(call.args[0] ?? call.keywords.get('dataset'))}`.toLowerCase();
       const role = /val|test|eval|dev|holdout/.test(label) ? 'eval' : /train/.test(label) ? 'train' : 'unknown';
