@@ -25,6 +25,8 @@ const LR: Partial<Record<OptimizerFamily, UsualRange[]>> = {
 };
 
 const DECAY: Partial<Record<OptimizerFamily, UsualRange[]>> = {
+  adam: [{ setting: 'Adam (decay added to the gradient, L2)', range: '0; for weight decay use AdamW (0.01 – 0.1)', source: 'Decoupled Weight Decay Regularization' }],
+  rmsprop: [{ setting: 'RMSprop (decay added to the gradient, L2)', range: '0 – 1e-5', source: 'PyTorch/Keras defaults' }],
   sgd: [{ setting: 'SGD, CNN', range: '1e-4 – 5e-4', source: 'ResNet recipe' }],
   adamw: [
     { setting: 'AdamW, ViT/DeiT', range: '0.05 – 0.1', source: 'DeiT' },
