@@ -10,9 +10,7 @@ mkdirSync('dist', { recursive: true });
 copyFileSync(require.resolve('web-tree-sitter/tree-sitter.wasm'), 'dist/tree-sitter.wasm');
 copyFileSync(require.resolve('tree-sitter-python/tree-sitter-python.wasm'), 'dist/tree-sitter-python.wasm');
 
-// The extension host bundle: `vscode` is provided by the editor at run time.
-await esbuild.build({
-  entryPoints: { extension: 'client/src/extension.ts' },
+const node = {
   outdir: 'dist',
   bundle: true,
   platform: 'node',
@@ -20,22 +18,17 @@ await esbuild.build({
   target: 'node20',
   sourcemap: !production,
   minify: production,
-  external: ['vscode'],
   logLevel: 'warning',
-});
+};
+
+// The extension host bundle: `vscode` is provided by the editor at run time.
+await esbuild.build({ ...node, entryPoints: { extension: 'client/src/extension.ts' }, external: ['vscode'] });
 
 await esbuild.build({
+  ...node,
   entryPoints: { cli: 'server/src/cli/main.ts', server: 'server/src/lsp/main.ts' },
-  outdir: 'dist',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  sourcemap: !production,
-  minify: production,
   external: ['@tensorflow/tfjs-node'],
   // The ESM build of web-tree-sitter reads import.meta.url, which a CommonJS bundle lacks.
   alias: { 'web-tree-sitter': require.resolve('web-tree-sitter').replace(/tree-sitter\.js$/, 'tree-sitter.cjs') },
   banner: { js: '#!/usr/bin/env node' },
-  logLevel: 'warning',
 });

@@ -40,15 +40,7 @@ export function qualify(dotted: string, bindings: ReadonlyMap<string, string>): 
 }
 
 /** The facts of one top-level statement: they depend on its text alone, so they are cached per statement node. */
-interface StatementFacts {
-  readonly functions: FunctionInfo[];
-  readonly classes: ClassInfo[];
-  readonly loops: LoopInfo[];
-  readonly withs: WithInfo[];
-  readonly calls: CallInfo[];
-  readonly assignments: AssignmentInfo[];
-  readonly imports: ImportInfo[];
-}
+type StatementFacts = Pick<ScriptFacts, 'functions' | 'classes' | 'loops' | 'withs' | 'calls' | 'assignments' | 'imports'>;
 
 /**
  * The document reuses the syntax node of every top-level statement whose text did not change

@@ -6,6 +6,7 @@ import { childByField, unparenthesize, walk } from '../syntax/syntaxNode';
 import { asNumber, asNumbers, asString, formatNumber, type Resolved } from '../values/pyValue';
 import { describe, numberOf } from './ruleHelpers';
 import type { RuleContext, RuleSpec } from './ruleSpec';
+import { returnStatements } from '../facts/functionReturns';
 import {
   accumulationGuard, argumentHyper, countOf, countText, explicitLrUses, isDefault, iteratesLoader, loopCount,
   lastAssignmentBefore, looksStepBased, lrSites, sameCount, schedulerNamed, schedulerOptimizerNode, schedulerStepSites, trainingArgumentsCalls,
@@ -357,13 +358,7 @@ function lightningSchedulerConfigs(ctx: RuleContext): LightningSchedulerConfig[]
   const out: LightningSchedulerConfig[] = [];
   for (const fn of ctx.model.frameworkHooks) {
     if (fn.name !== 'configure_optimizers' || !fn.cls?.qualifiedBases.some((b) => /LightningModule$/.test(b)) || !fn.body) continue;
-    const returns: SyntaxNode[] = [];
-    walk(fn.body, (n) => {
-      if (n.type === 'function_definition' || n.type === 'class_definition' || n.type === 'lambda') return false;
-      if (n.type === 'return_statement') returns.push(n);
-      return true;
-    });
-    for (const ret of returns) {
+    for (const ret of returnStatements(fn)) {
       const value = ret.children.find((c) => c.named && c.type !== 'comment');
       if (!value) continue;
       const v = unparenthesize(value);

@@ -1,3 +1,4 @@
+import { singleReturnExpression } from '../facts/functionReturns';
 import type { AssignmentInfo, CallInfo, FunctionInfo } from '../facts/scriptFacts';
 import type { DataLoaderModel } from '../model/trainingScript';
 import type { SyntaxNode } from '../syntax/syntaxNode';
@@ -165,7 +166,7 @@ function unpacked(ctx: RuleContext, asg: AssignmentInfo, name: string, scope: Sc
   const call = value.type === 'call' ? ctx.facts.callByNode.get(value) : undefined;
   const own = call && !call.receiver ? ctx.facts.functionsByName.get(call.callee) : undefined;
   if (!call || own?.length !== 1) return undefined;
-  const ret = singleReturn(own[0]!);
+  const ret = singleReturnExpression(own[0]!);
   const r = ret ? unparenthesize(ret) : undefined;
   if (!r || (r.type !== 'expression_list' && r.type !== 'tuple')) return undefined;
   const item = r.children.filter((c) => c.named && c.type !== 'comment')[idx];
@@ -213,7 +214,7 @@ function sizeIn(ctx: RuleContext, node: SyntaxNode, scope: Scope, depth: number)
   const cls = ctx.facts.classesByName.get(call.callee);
   if (cls) {
     const len = cls.methods.get('__len__');
-    const ret = len ? singleReturn(len) : undefined;
+    const ret = len ? singleReturnExpression(len) : undefined;
     if (!ret || !len) return undefined;
     const r = ctx.values.resolve(ret, len);
     const v = asNumber(r);
@@ -221,7 +222,7 @@ function sizeIn(ctx: RuleContext, node: SyntaxNode, scope: Scope, depth: number)
   }
   const own = !call.receiver ? ctx.facts.functionsByName.get(call.callee) : undefined;
   if (own?.length === 1) {
-    const ret = singleReturn(own[0]!);
+    const ret = singleReturnExpression(own[0]!);
     return ret ? sizeIn(ctx, ret, callScope(own[0]!, call, scope), depth + 1) : undefined;
   }
   return undefined;
@@ -272,16 +273,6 @@ function joinDetail(r: Resolved, what: string): string {
   return m ? `${m[1]}; ${what}` : what;
 }
 
-function singleReturn(fn: FunctionInfo): SyntaxNode | undefined {
-  const returns: SyntaxNode[] = [];
-  const visit = (n: SyntaxNode): void => {
-    if (n.type === 'function_definition' || n.type === 'class_definition' || n.type === 'lambda') return;
-    if (n.type === 'return_statement') returns.push(n);
-    for (const c of n.children) visit(c);
-  };
-  if (fn.body) for (const c of fn.body.children) visit(c);
-  return returns.length === 1 ? returns[0]!.children.find((c) => c.named && c.type !== 'comment') : undefined;
-}
 
 function intOf(ctx: RuleContext, node: SyntaxNode, scope: Scope, depth = 0): { v: number; r: Resolved } | undefined {
   const n = unparenthesize(node);
@@ -330,7 +321,7 @@ function firstDim(ctx: RuleContext, node: SyntaxNode, scope: Scope, depth: numbe
     return firstDim(ctx, call.receiverNode, scope, depth + 1);
   } else if (!call.receiver) {
     const own = ctx.facts.functionsByName.get(call.callee);
-    const ret = own?.length === 1 ? singleReturn(own[0]!) : undefined;
+    const ret = own?.length === 1 ? singleReturnExpression(own[0]!) : undefined;
     if (ret) return firstDim(ctx, ret, callScope(own![0]!, call, scope), depth + 1);
   }
   if (!sizeNode) return undefined;

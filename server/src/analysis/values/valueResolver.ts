@@ -3,6 +3,7 @@ import type { SyntaxNode } from '../syntax/syntaxNode';
 import { childByField, unparenthesize } from '../syntax/syntaxNode';
 import { dottedName } from '../facts/collectFacts';
 import type { AssignmentInfo, CallInfo, ClassInfo, FunctionInfo, ScriptFacts } from '../facts/scriptFacts';
+import { singleReturnExpression } from '../facts/functionReturns';
 import { parseConfigText, type FileReader } from './configFiles';
 import { asNumber, asString, num, type Origin, type PyValue, type Resolved, type ValueSource } from './pyValue';
 
@@ -530,16 +531,10 @@ export class ValueResolver {
 
   /** The value a script-defined function returns, when it has exactly one `return`. */
   private returnValue(fn: FunctionInfo, node: SyntaxNode): Resolved {
-    const returns: SyntaxNode[] = [];
-    const visit = (n: SyntaxNode): void => {
-      if (n.type === 'function_definition' || n.type === 'class_definition' || n.type === 'lambda') return;
-      if (n.type === 'return_statement') returns.push(n);
-      for (const c of n.children) visit(c);
-    };
-    if (fn.body) for (const c of fn.body.children) visit(c);
-    const only = returns.length === 1 ? returns[0]!.children.find((c) => c.named) : undefined;
+    const only = singleReturnExpression(fn);
     return only ? this.resolve(only, fn) : this.unknown(node, 'literal', `result of ${fn.name}()`);
   }
+
 }
 
 function member(obj: Resolved | undefined, key: string): Resolved | undefined {
