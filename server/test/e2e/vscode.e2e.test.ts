@@ -166,6 +166,20 @@ describe('RegScope in a real VS Code', { skip: ready ? false : 'code-server or c
     await page.keyboard.press('Escape');
   });
 
+  it('restarting the server from the palette keeps diagnostics working', async () => {
+    await page.keyboard.press('Escape');
+    await runCommand('RegScope: Restart Server');
+    await page.locator('.statusbar-item', { hasText: 'RegScope' }).first().waitFor({ timeout: 30_000 });
+    await openFile('train.py');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('opt2 = torch.optim.RMSprop(model.parameters(), lr=1e-3, weight_decay=0.2)\n');
+    // The new line's coupled decay is reported by the restarted server.
+    const panel = page.locator('.markers-panel');
+    await runCommand('View: Focus Problems');
+    await panel.locator('.monaco-list-row', { hasText: 'RMSprop adds weight_decay' }).first().waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(SHOTS, 'after-restart.png') });
+  });
+
   it('editor view with diagnostics and a hover for the README', async () => {
     await openFile('cnn_adam_problems.py');
     await goToLine(60);

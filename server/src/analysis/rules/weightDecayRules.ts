@@ -55,7 +55,7 @@ const WD001: RuleSpec = {
           : [];
         ctx.report({
           node: site.anchor,
-          message: `${name} adds weight_decay=${describe(site.hyper)} to the gradient, where Adam's 1/√v scaling shrinks it for parameters with large gradients: this is L2 regularization, not weight decay. Use AdamW (decoupled decay).`,
+          message: `${name} adds weight_decay=${describe(site.hyper)} to the gradient, where its adaptive 1/√v scaling shrinks the decay for parameters with large gradients: this is L2 regularization, not weight decay. Use AdamW (decoupled decay).`,
           related: [{ node: opt.call.node, message: `${name} optimizer` }],
           fixes,
         });
