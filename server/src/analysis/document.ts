@@ -16,6 +16,8 @@ export const MAX_ANALYSED_CHARS = 4_000_000;
 export class ParsedDocument {
   readonly lines: LineIndex;
   readonly root: SyntaxNode;
+  /** Read once at parse time, so it stays valid after `dispose`. */
+  readonly hasSyntaxErrors: boolean;
   /** Top-level statements keyed by their text, for reuse by the next version. */
   private readonly statementCache: Map<string, SyntaxNode[]>;
 
@@ -30,6 +32,7 @@ export class ParsedDocument {
     this.lines = new LineIndex(text);
     this.statementCache = new Map();
     this.root = tree ? this.copyTree(tree, previous) : emptyModule(text.length);
+    this.hasSyntaxErrors = tree?.rootNode.hasError ?? false;
   }
 
   static parse(parser: PythonParser, text: string, version = 0): ParsedDocument {
@@ -48,9 +51,6 @@ export class ParsedDocument {
     return new ParsedDocument(text, version, tree, this.parser, this, false);
   }
 
-  get hasSyntaxErrors(): boolean {
-    return this.tree?.rootNode.hasError ?? false;
-  }
 
   textOf(node: SyntaxNode): string {
     return this.text.slice(node.start, node.end);

@@ -158,13 +158,14 @@ async function fix(argv: readonly string[], io: Io): Promise<number> {
     for (let round = 0; round < 10; round++) {
       const doc = ParsedDocument.parse(parser, current);
       const r = analyze({ document: doc, settings, files: fileSystemReader(file, [process.cwd()]) });
+      const brokenBefore = doc.hasSyntaxErrors;
       doc.dispose();
       const fixes = chooseFixes(r.findings, args.flags.has('unsafe'));
       if (fixes.length === 0) break;
       const result = applyFixes(current, fixes);
       if (result.applied.length === 0 || result.text === current) break;
       const check = ParsedDocument.parse(parser, result.text);
-      const broke = check.hasSyntaxErrors && !doc.hasSyntaxErrors;
+      const broke = check.hasSyntaxErrors && !brokenBefore;
       check.dispose();
       if (broke) {
         io.err(`${file}: a fix would break the syntax; stopped after ${applied} fix(es)\n`);
