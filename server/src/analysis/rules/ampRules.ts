@@ -129,10 +129,14 @@ function autocastPrecision(ctx: RuleContext, call: CallInfo): Precision | undefi
 
 /** The autocast region trains: it sits in a loop or function that runs backward. */
 function inTraining(ctx: RuleContext, call: CallInfo): boolean {
+  // Under no_grad / inference_mode there are no gradients to underflow (an fp16 evaluation).
+  if (call.withs.some((w) => w.items.some((i) => /no_grad|inference_mode/.test(ctx.text_(i))))) return false;
+  for (let fn = call.fn; fn; fn = fn.parent) if (fn.decorators.some((d) => /no_grad|inference_mode/.test(d))) return false;
   for (const t of ctx.model.trainingLoops) {
     if (!t.events.some((e) => e.kind === 'backward')) continue;
     if (call.loops.includes(t.loop)) return true;
     for (const e of t.events) {
+      if (e.kind !== 'backward') continue; // reached through the call that trains, not an eval helper
       for (const v of e.via ?? []) {
         const target = calledScriptFunction(ctx.facts, v);
         if (target && target === call.fn) return true;

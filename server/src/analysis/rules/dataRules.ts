@@ -21,8 +21,18 @@ function samplesRandomly(ctx: RuleContext, dataset: SyntaxNode, call: CallInfo):
   return (ctx.facts.callsByFunction.get(getitem) ?? []).some((c) => RANDOM_DRAW.test(c.qualified));
 }
 
+/**
+ * Truncated backpropagation through time: the loop carries a recurrent state from one batch to
+ * the next (`hidden = repackage_hidden(hidden)`, `h = h.detach()`), so batches must stay in order.
+ */
+function carriesState(ctx: RuleContext): boolean {
+  if (ctx.facts.callsByName.has('repackage_hidden') || ctx.facts.callsByName.has('detach_hidden')) return true;
+  return ctx.facts.assignments.some((a) => a.loops.length > 0 && /^(h|hx|hidden|state|states|memory|mems|carry)(_\w+)?$/.test(a.targetText)
+    && !!a.value && /\.detach\(\)/.test(ctx.text_(a.value)));
+}
+
 const DATA001: RuleSpec = {
-  id: 'DATA001', title: 'Training DataLoader without shuffling', family: 'DATA', severity: 'warning', fix: 'safe',
+  id: 'DATA001', title: 'Training DataLoader without shuffling', family: 'DATA', severity: 'warning', fix: 'unsafe',
   reference: 'Bottou, Stochastic Gradient Descent Tricks (2012); PyTorch DataLoader documentation',
   check(ctx) {
     for (const d of trainingLoaders(ctx)) {
@@ -31,13 +41,13 @@ const DATA001: RuleSpec = {
       const shuffle = d.hyper.get('shuffle');
       if (!shuffle || asBool(shuffle.resolved) !== false) continue;
       const dataset = loaderDataset(d);
-      if (!dataset || isIterableDataset(ctx, dataset, call.fn) || samplesRandomly(ctx, dataset, call)) continue;
+      if (!dataset || isIterableDataset(ctx, dataset, call.fn) || samplesRandomly(ctx, dataset, call) || carriesState(ctx)) continue;
       const name = d.boundTo[0] ?? 'this DataLoader';
       const edit = setKeyword(ctx, call, 'shuffle', 'True', 2);
       ctx.report({
         node: call.node,
         message: `${name} feeds the training loop with shuffle=${describe(shuffle)} and no sampler: every epoch visits the samples in the same order, so batches are correlated (sorted or grouped data trains badly) and SGD's i.i.d. assumption breaks. Pass shuffle=True (or a RandomSampler / DistributedSampler).`,
-        fixes: edit ? [{ title: 'Shuffle the training data (shuffle=True)', safe: true, edits: [edit] }] : [],
+        fixes: edit ? [{ title: 'Shuffle the training data (shuffle=True; changes the order samples train in)', safe: false, edits: [edit] }] : [],
       });
     }
   },

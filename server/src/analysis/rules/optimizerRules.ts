@@ -438,6 +438,11 @@ function muonSplitFix(ctx: RuleContext, opt: OptimizerModel, p: MuonProblem): Fi
       `${aux} = ${torch}.optim.AdamW([p for n, p in ${owner}.named_parameters() if not (${isMuon})], lr=3e-4, weight_decay=0.01)`,
     ]),
   ];
+  // Steps taken through a GradScaler (`scaler.step(opt)`), a closure or a helper cannot be paired
+  // with the new optimizer by a line insert: offer no fix rather than leave half the model frozen.
+  const indirect = [...(ctx.facts.callsByName.get('step') ?? []), ...(ctx.facts.callsByName.get('unscale_') ?? [])]
+    .some((c) => c.receiver !== name && c.args.some((a) => ctx.text_(a) === name));
+  if (indirect) return [];
   const paired = new Set<SyntaxNode>();
   for (const kind of ['step', 'zero_grad'] as const) {
     for (const call of ctx.facts.callsByName.get(kind) ?? []) {

@@ -295,7 +295,7 @@ const REG004: RuleSpec = {
 // ------------------------------------------------------------------ REG005
 
 const REG005: RuleSpec = {
-  id: 'REG005', title: 'Batch norm with tiny batches or a last batch of one', family: 'REG', severity: 'warning', fix: 'safe',
+  id: 'REG005', title: 'Batch norm with tiny batches or a last batch of one', family: 'REG', severity: 'warning', fix: 'unsafe',
   reference: 'Group Normalization (Wu & He, 2018); PyTorch BatchNorm documentation',
   options: { small_batch: 4 },
   check(ctx) {
@@ -326,7 +326,7 @@ const REG005: RuleSpec = {
         node: call.node,
         message: `${size.n} training samples (${size.detail}) in batches of ${describe(batch)} leave a last batch of ONE sample every epoch (drop_last=${describe(dropLast)}), and the model uses batch normalization (${bn.className}, line ${lineOf(ctx, bn.call.node)}): BatchNorm raises "Expected more than 1 value per channel when training" on it, or normalizes it to zero. Pass drop_last=True.`,
         related: [{ node: bn.call.node, message: 'batch normalization layer' }],
-        fixes: edit ? [{ title: 'Drop the incomplete last batch (drop_last=True)', safe: true, edits: [edit] }] : [],
+        fixes: edit ? [{ title: 'Drop the incomplete last batch (drop_last=True; changes which samples train)', safe: false, edits: [edit] }] : [],
       });
     }
   },
@@ -437,11 +437,14 @@ function removeOpFix(ctx: RuleContext, op: FlowOp, title: string): Fix[] {
     if (!input) return [];
     const text = ctx.text_(input);
     const needsParens = input.type !== 'identifier' && input.type !== 'call' && input.type !== 'attribute' && input.type !== 'subscript' && input.type !== 'parenthesized_expression';
-    return [{ title, safe: true, edits: [ctx.replace(op.application.node, needsParens ? `(${text})` : text)] }];
+    // Inside a module (its forward) the model's outputs change for every other caller, e.g.
+    // inference code that expects probabilities: then the fix is not behaviour-preserving.
+    const safe = op.application.cls === undefined;
+    return [{ title: safe ? title : `${title} (changes what the model returns)`, safe, edits: [ctx.replace(op.application.node, needsParens ? `(${text})` : text)] }];
   }
   if (op.items && op.index !== undefined && op.index === op.items.length - 1) {
     const edit = deleteItem(ctx, op.items, op.index);
-    return edit ? [{ title, safe: true, edits: [edit] }] : [];
+    return edit ? [{ title: `${title} (changes what the model returns)`, safe: false, edits: [edit] }] : [];
   }
   return [];
 }

@@ -744,7 +744,7 @@ const LR010: RuleSpec = {
       const key = s.className === 'ReduceLROnPlateau' ? 'min_lr' : 'eta_min';
       ctx.report({
         node: arg.anchor,
-        message: `${s.className} ${key}=${describe(r)} is above the optimizer's base lr=${describe(highest.hyper)}: the schedule ${s.className === 'ReduceLROnPlateau' ? 'clamps the lr up to min_lr on its first reduction' : 'moves the lr up towards eta_min instead of decaying it'}. ${key} should be well below the base lr (e.g. 0 or lr/100).`,
+        message: `${s.className} ${key}=${describe(r)} is above the optimizer's base lr=${describe(highest.hyper)}: ${s.className === 'ReduceLROnPlateau' ? 'a reduction would raise the lr, so ReduceLROnPlateau never changes it (the scheduler does nothing)' : 'the schedule moves the lr up towards eta_min instead of decaying it'}. ${key} should be well below the base lr (e.g. 0 or lr/100).`,
         related: [{ node: highest.hyper.anchor, message: 'base lr' }],
       });
     }
