@@ -246,7 +246,7 @@ const LOOP002: RuleSpec = {
         }
         ctx.report({
           node: zero.call.node,
-          message: `${at(ctx, zero.call)} runs after ${at(ctx, backward.call)} and before ${at(ctx, step.call)}: it erases the gradients the step is about to use, so the step applies no gradient at all (only momentum and weight decay). Zero the gradients before the backward or after the step.`,
+          message: `${at(ctx, zero.call)} runs after ${at(ctx, backward.call)} and before ${at(ctx, step.call)}: it erases the gradients the step is about to use: with the default zero_grad(set_to_none=True) the optimizer skips every parameter and the step does nothing; with set_to_none=False it applies only momentum and weight decay. Zero the gradients before the backward or after the step.`,
           related: [{ node: backward.call.node, message: 'backward' }, { node: step.call.node, message: 'optimizer step' }],
           fixes,
         });
@@ -327,13 +327,20 @@ const LOOP003: RuleSpec = {
       }
       ctx.report({
         node: backward.call.node,
-        message: `Gradients are accumulated over ${countDesc} (${how}), but the loss passed to ${at(ctx, backward.call)} is not divided by the number of accumulation steps: the summed gradient is that many times larger than one batch's, which multiplies the effective learning rate. Divide the loss (loss = loss / ${countText ?? 'accum_steps'}) before backward.`,
+        message: `Gradients are accumulated over ${countDesc} (${how}), but the loss passed to ${at(ctx, backward.call)} is not divided by the number of accumulation steps: the summed gradient is that many times larger than one batch's. ${adaptiveStep(ctx, acc.step.call) ? 'Adam-style optimizers largely cancel a constant scale, but gradient clipping thresholds, eps and coupled L2 decay now act on a gradient that many times too large, and results change when the number of steps does' : 'With SGD that multiplies the effective learning rate'}. Divide the loss (loss = loss / ${countText ?? 'accum_steps'}) before backward.`,
         related: [{ node: acc.step.call.node, message: 'optimizer step that consumes the accumulated gradients' }],
         fixes,
       });
     }
   },
 };
+
+/** True when the optimizer that takes this step adapts per coordinate (Adam, RMSprop …). */
+function adaptiveStep(ctx: RuleContext, step: CallInfo): boolean {
+  const target = step.name === 'step' && step.args[0] ? ctx.text_(step.args[0]) : step.receiver;
+  const opt = ctx.model.optimizers.find((o) => target !== undefined && o.boundTo.includes(target));
+  return opt?.api.adaptive ?? false;
+}
 
 // ------------------------------------------------------------------ LOOP004
 

@@ -228,7 +228,7 @@ const OPT002: RuleSpec = {
         }
         ctx.report({
           node: site.anchor2,
-          message: `${opt.api.className} ${site.text2} in LLM pretraining (${why}): with beta2 = 0.999 the second-moment estimate averages ~1000 steps and lags behind sudden gradient growth, a known source of loss spikes at scale. GPT-3 and LLaMA use beta2 = ${formatNumber(suggested)}.`,
+          message: `${opt.api.className} ${site.text2} in LLM pretraining (${why}): with beta2 this close to 1 the second-moment estimate averages ~1000 steps or more and lags behind sudden gradient growth, a known source of loss spikes at scale. GPT-3 and LLaMA use beta2 = ${formatNumber(suggested)}.`,
           fixes: fixOf(`Set beta2=${formatNumber(suggested)} (changes training dynamics)`, false, [edit]),
         });
       }
@@ -243,7 +243,7 @@ const OPT002: RuleSpec = {
       ctx.report({
         node: site.anchor2,
         range: site.h2 ? undefined : ctx.firstLineRange(site.call.node),
-        message: `${site.call.name} ${site.text2} in LLM pretraining (${why}): with beta2 = 0.999 the second-moment estimate averages ~1000 steps and lags behind sudden gradient growth, a known source of loss spikes at scale. GPT-3 and LLaMA use beta2 = ${formatNumber(suggested)}.`,
+        message: `${site.call.name} ${site.text2} in LLM pretraining (${why}): with beta2 this close to 1 the second-moment estimate averages ~1000 steps or more and lags behind sudden gradient growth, a known source of loss spikes at scale. GPT-3 and LLaMA use beta2 = ${formatNumber(suggested)}.`,
         fixes: fixOf(`Set adam_beta2=${formatNumber(suggested)} (changes training dynamics)`, false, [edit]),
       });
     }
@@ -720,7 +720,7 @@ const OPT009: RuleSpec = {
         const which = bad1 ? `beta1=${formatNumber(s.beta1!)}` : `beta2=${formatNumber(s.beta2!)}`;
         ctx.report({
           node: bad1 ? s.anchor1 : s.anchor2,
-          message: `${owner} ${bad1 ? s.text1 : s.text2}: ${which} is outside [0, 1). A beta of 1 freezes the moving average (the update never changes) and values outside the range make it diverge.${raises} Use betas in [0, 1), typically (0.9, 0.999).`,
+          message: `${owner} ${bad1 ? s.text1 : s.text2}: ${which} is outside [0, 1). A beta of 1 makes the bias correction 1 − βᵗ zero, so the update is 0/0 (NaN), and values outside the range make the averages diverge.${raises} Use betas in [0, 1), typically (0.9, 0.999).`,
         });
         continue;
       }

@@ -254,7 +254,7 @@ const REG003: RuleSpec = {
       const edit = setKeyword(ctx, layer.call, bias.key, 'False', bias.positional);
       ctx.report({
         node: explicit ? explicit.anchor : layer.call.node,
-        message: `${layer.className} has a bias (${bias.key}=${explicit ? describe(explicit) : 'True by default'}) and feeds ${opLabel(ctx, bn)} directly: ${bn.kind === 'batchnorm' ? 'batch norm subtracts the per-channel batch mean' : 'instance norm subtracts the per-sample, per-channel mean'}, which cancels a per-channel bias exactly, so the bias is a wasted parameter (and is decayed for nothing). Use ${bias.key}=False; the norm's own shift (beta) plays its role.`,
+        message: `${layer.className} has a bias (${bias.key}=${explicit ? describe(explicit) : 'True by default'}) and feeds ${opLabel(ctx, bn)} directly: ${bn.kind === 'batchnorm' ? 'batch norm subtracts the per-channel batch mean' : 'instance norm subtracts the per-sample, per-channel mean'}, which cancels a per-channel bias exactly, so the bias is a wasted parameter. Use ${bias.key}=False; the norm's own shift (beta) plays its role.`,
         related: [{ node: bn.application?.node ?? bn.anchor, message: 'the batch norm that follows' }],
         fixes: edit ? [{ title: `Drop the redundant bias (${bias.key}=False; changes the parameter set)`, safe: false, edits: [edit] }] : [],
       });
@@ -275,13 +275,13 @@ const REG004: RuleSpec = {
       const m = layer.hyper.get('momentum');
       const v = numberOf(m);
       if (!m || !m.node || v === undefined || v < 0 || v > 1) continue;
-      if (layer.framework === 'pytorch' && v >= max) {
+      if (layer.framework === 'pytorch' && v > max) {
         ctx.report({
           node: m.anchor,
           message: `${layer.className} momentum=${describe(m)}: in PyTorch momentum is the weight of the NEW batch statistic (running = (1 − m)·running + m·batch, default 0.1), the opposite of Keras (default 0.99). At ${formatNumber(v)} the running mean and variance follow the last batch or two, so evaluation uses noisy statistics. ${formatNumber(1 - v)} was probably meant.`,
           fixes: complementFix(ctx, m, `Use momentum=${formatNumber(1 - v)} (PyTorch convention; changes training dynamics)`),
         });
-      } else if (layer.framework === 'keras' && v <= 1 - max) {
+      } else if (layer.framework === 'keras' && v < 1 - max) {
         ctx.report({
           node: m.anchor,
           message: `${layer.className} momentum=${describe(m)}: in Keras momentum is the weight of the OLD running statistic (running = m·running + (1 − m)·batch, default 0.99), the opposite of PyTorch (default 0.1). At ${formatNumber(v)} the moving mean and variance follow the last batch or two, so inference uses noisy statistics. ${formatNumber(1 - v)} was probably meant.`,
@@ -324,7 +324,7 @@ const REG005: RuleSpec = {
       const edit = setKeyword(ctx, call, 'drop_last', 'True');
       ctx.report({
         node: call.node,
-        message: `${size.n} training samples (${size.detail}) in batches of ${describe(batch)} leave a last batch of ONE sample every epoch (drop_last=${describe(dropLast)}), and the model uses batch normalization (${bn.className}, line ${lineOf(ctx, bn.call.node)}): BatchNorm raises "Expected more than 1 value per channel when training" on it, or normalizes it to zero. Pass drop_last=True.`,
+        message: `${size.n} training samples (${size.detail}) in batches of ${describe(batch)} leave a last batch of ONE sample every epoch (drop_last=${describe(dropLast)}), and the model uses batch normalization (${bn.className}, line ${lineOf(ctx, bn.call.node)}): for (N, C) inputs BatchNorm raises "Expected more than 1 value per channel when training" on it, and for images its statistics come from one sample only. Pass drop_last=True.`,
         related: [{ node: bn.call.node, message: 'batch normalization layer' }],
         fixes: edit ? [{ title: 'Drop the incomplete last batch (drop_last=True; changes which samples train)', safe: false, edits: [edit] }] : [],
       });
