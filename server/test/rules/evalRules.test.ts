@@ -184,6 +184,17 @@ def validate(net, loader):
 });
 
 describe('EVAL004 validation metrics on training data', () => {
+  it('stays silent on the held-out fold of k-fold cross-validation', async () => {
+    const text = `${HEAD}
+from sklearn.model_selection import KFold
+from torch.utils.data import Subset
+for fold, (tr_idx, va_idx) in enumerate(KFold(5).split(range(len(train_set)))):
+    train_loader = DataLoader(Subset(train_set, tr_idx), batch_size=32, shuffle=True)
+    val_loader = DataLoader(Subset(train_set, va_idx), batch_size=64)
+`;
+    assert.deepEqual(await linesOf(text, 'EVAL004'), []);
+  });
+
   it('fires on the training loader passed to validation', async () => {
     const text = `${HEAD}
 def evaluate(net, loader):

@@ -412,6 +412,8 @@ const EVAL003: RuleSpec = {
 function isTrainData(text: string): boolean {
   if (/\btrain\s*=\s*True\b/.test(text)) return true;
   const rest = text.replace(/\btrain\s*=\s*\w+/g, '');
+  // A held-out part of the training set (k-fold: `Subset(train_set, va_idx)`, `train_df.iloc[val_idx]`) is validation data.
+  if (/\b(va|val|valid|validation|test|holdout|dev|oof)(_?(idx|ids|index|indices|mask|fold|split))?\b/i.test(rest.replace(/^[^(\[]*/, ''))) return false;
   return mentionsTrain(rest) && !mentionsEval(rest) && !/\[[^\]]*:/.test(rest);
 }
 

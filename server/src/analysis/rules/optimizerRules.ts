@@ -489,12 +489,18 @@ const OPT005: RuleSpec = {
       const opts = ctx.model.optimizers.filter((o) => optName !== undefined && o.boundTo.includes(optName));
       if (maxLr && opts.length === 1) uses.push({ hyper: maxLr, optimizer: opts[0], family: opts[0]!.api.family, owner: `OneCycleLR (${opts[0]!.api.className})` });
     }
+    // Preference optimization (DPO, KTO, ORPO, PPO from TRL) trains at 5e-7 to 1e-6 by design;
+    // AWD-LSTM-style language models train with SGD at lr 20–30 under tight gradient clipping.
+    const preferenceTuning = [...ctx.facts.importBindings.values()].some((m) => /^trl(\.|$)/.test(m)) || /\b(dpo|kto|orpo|preference)\b/i.test(ctx.text);
+    const clippedRnn = ctx.model.layers.some((l) => l.kind === 'rnn') && ctx.model.techniques.some((t) => t.kind === 'gradient_clipping');
     for (const use of uses) {
       const range = ranges[use.family];
       const v = numberOf(use.hyper);
       if (!range || v === undefined || v <= 0) continue;
       const [lo, hi] = range;
       if (v >= lo && v <= hi) continue;
+      if (v < lo && preferenceTuning && ADAM_FAMILY.has(use.family) && v >= 1e-8) continue;
+      if (v > hi && clippedRnn && use.family === 'sgd' && v <= 50) continue;
       const label = FAMILY_LABEL[use.family] ?? use.family;
       const dir = v > hi ? 'above' : 'below';
       const hint = v > hi

@@ -88,11 +88,15 @@ const WD002: RuleSpec = {
       if (opt.api.family === 'sgd' && value < minSgd) continue;
       const params = opt.paramsNode!;
       const model = ctx.text_(params).replace(/\.parameters\(\s*\)$/, '') || 'model';
+      const normKinds = new Set(ctx.model.layers.filter((l) => l.kind === 'batchnorm' || l.kind === 'layernorm' || l.kind === 'groupnorm').map((l) => l.className));
+      const norms = normKinds.size > 0 ? [...normKinds].join('/') : ctx.model.frameworks.includes('huggingface') ? 'LayerNorm' : '';
       const decayText = decay.node ? ctx.text_(decay.node) : String(value);
       const groups = `[{"params": [p for p in ${model}.parameters() if p.ndim >= 2], "weight_decay": ${decayText}}, {"params": [p for p in ${model}.parameters() if p.ndim < 2], "weight_decay": 0.0}]`;
       ctx.report({
         node: params,
-        message: `weight_decay=${describe(decay)} is applied to every parameter of ${model}, biases and normalization gains included; decaying them pulls LayerNorm/BatchNorm scales toward 0 and rarely helps. Exclude tensors with ndim < 2 (and usually embeddings).`,
+        message: norms
+          ? `weight_decay=${describe(decay)} is applied to every parameter of ${model}, biases and normalization gains included; decaying the gains pulls the ${norms} scales toward 0 (fighting the normalization) and decaying biases rarely helps. Exclude tensors with ndim < 2.`
+          : `weight_decay=${describe(decay)} is applied to every parameter of ${model}, biases included; decaying biases rarely helps and the usual recipe (GPT-2/nanoGPT, timm, Hugging Face) exempts tensors with ndim < 2. Exclude them.`,
         fixes: [{
           title: 'Split into decay / no-decay param groups (ndim < 2 not decayed; changes training dynamics)',
           safe: false,
