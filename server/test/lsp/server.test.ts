@@ -152,6 +152,21 @@ describe('language server over stdio', () => {
     await back;
   });
 
+  it('a change to a YAML config the script loads re-analyses it', async () => {
+    fs.writeFileSync(path.join(dir, 'hp.yaml'), 'optim:\n  weight_decay: 0.0\n');
+    const cfgScript = 'import yaml\nimport torch\ncfg = yaml.safe_load(open("hp.yaml"))\nm = torch.nn.Linear(2, 2)\nopt = torch.optim.Adam(m.parameters(), lr=1e-3, weight_decay=cfg["optim"]["weight_decay"])\n';
+    const cfgUri = pathToFileURL(path.join(dir, 'cfg_train.py')).href;
+    const first = client.diagnostics(cfgUri);
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri: cfgUri, languageId: 'python', version: 1, text: cfgScript } });
+    assert.ok(!(await first).diagnostics.some((d) => d.code === 'WD001'), 'no decay yet');
+    fs.writeFileSync(path.join(dir, 'hp.yaml'), 'optim:\n  weight_decay: 0.05\n');
+    const changed = client.diagnostics(cfgUri, (p) => p.diagnostics.some((d) => d.code === 'WD001'));
+    await client.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(path.join(dir, 'hp.yaml')).href, type: 2 }] });
+    const wd = (await changed).diagnostics.find((d) => d.code === 'WD001')!;
+    assert.match(wd.message, /hp\.yaml: optim\.weight_decay/);
+    await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri: cfgUri } });
+  });
+
   it('checks the whole workspace on request', async () => {
     fs.writeFileSync(path.join(dir, 'other.py'), 'import torch\nm = torch.nn.Linear(2, 2)\nopt = torch.optim.RMSprop(m.parameters(), lr=0.01, weight_decay=0.1)\n');
     const otherUri = pathToFileURL(path.join(dir, 'other.py')).href;
