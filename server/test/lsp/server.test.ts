@@ -163,7 +163,7 @@ describe('language server over stdio', () => {
     const changed = client.diagnostics(cfgUri, (p) => p.diagnostics.some((d) => d.code === 'WD001'));
     await client.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(path.join(dir, 'hp.yaml')).href, type: 2 }] });
     const wd = (await changed).diagnostics.find((d) => d.code === 'WD001')!;
-    assert.match(wd.message, /hp\.yaml: optim\.weight_decay/);
+    assert.match(String(wd.message), /hp\.yaml: optim\.weight_decay/);
     await client.connection.sendNotification('textDocument/didClose', { textDocument: { uri: cfgUri } });
   });
 

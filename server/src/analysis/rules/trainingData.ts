@@ -178,19 +178,28 @@ export function datasetSize(ctx: RuleContext, node: SyntaxNode | undefined, fn: 
   return node ? sizeIn(ctx, node, { fn }, 0) : undefined;
 }
 
+type SizeWalk = (ctx: RuleContext, node: SyntaxNode, scope: Scope, depth: number) => DatasetSize | undefined;
+
+/**
+ * Follows a name to what it is bound to and continues `walk` there: the assigned value, or for
+ * a tuple-unpacking assignment first `special` (a split or a generator returning the parts),
+ * then the matching element.
+ */
+function throughName(ctx: RuleContext, n: SyntaxNode, scope: Scope, depth: number, walk: SizeWalk, special: (asg: AssignmentInfo, name: string) => DatasetSize | undefined): DatasetSize | undefined {
+  const name = ctx.text_(n);
+  const found = lookup(ctx, name, scope, n);
+  if (!found) return undefined;
+  if (!found.part) return walk(ctx, found.node, found.scope, depth + 1);
+  const direct = special(found.part.asg, name);
+  if (direct) return direct;
+  const u = unpacked(ctx, found.part.asg, name, found.scope);
+  return u ? walk(ctx, u.node, u.scope, depth + 1) : undefined;
+}
+
 function sizeIn(ctx: RuleContext, node: SyntaxNode, scope: Scope, depth: number): DatasetSize | undefined {
   if (depth > 10) return undefined;
   const n = unparenthesize(node);
-  if (n.type === 'identifier') {
-    const name = ctx.text_(n);
-    const found = lookup(ctx, name, scope, n);
-    if (!found) return undefined;
-    if (!found.part) return sizeIn(ctx, found.node, found.scope, depth + 1);
-    const split = splitPart(ctx, found.part.asg, name);
-    if (split) return split;
-    const u = unpacked(ctx, found.part.asg, name, found.scope);
-    return u ? sizeIn(ctx, u.node, u.scope, depth + 1) : undefined;
-  }
+  if (n.type === 'identifier') return throughName(ctx, n, scope, depth, sizeIn, (asg, name) => splitPart(ctx, asg, name));
   if (n.type === 'subscript') return sliceSize(ctx, n, scope);
   if (n.type !== 'call') return undefined;
   const call = ctx.facts.callByNode.get(n);
@@ -291,16 +300,7 @@ const SIZE_FIRST = /^(torch|numpy|numpy\.random|torch\.random)\.(randn|rand|zero
 function firstDim(ctx: RuleContext, node: SyntaxNode, scope: Scope, depth: number): DatasetSize | undefined {
   if (depth > 10) return undefined;
   const n = unparenthesize(node);
-  if (n.type === 'identifier') {
-    const name = ctx.text_(n);
-    const found = lookup(ctx, name, scope, n);
-    if (!found) return undefined;
-    if (!found.part) return firstDim(ctx, found.node, found.scope, depth + 1);
-    const generated = sampleGenerator(ctx, found.part.asg);
-    if (generated) return generated;
-    const u = unpacked(ctx, found.part.asg, name, found.scope);
-    return u ? firstDim(ctx, u.node, u.scope, depth + 1) : undefined;
-  }
+  if (n.type === 'identifier') return throughName(ctx, n, scope, depth, firstDim, (asg) => sampleGenerator(ctx, asg));
   if (n.type === 'subscript') return sliceSize(ctx, n, scope);
   if (n.type !== 'call') return undefined;
   const call = ctx.facts.callByNode.get(n);
