@@ -228,6 +228,7 @@ class Extractor {
   schedulers(): SchedulerModel[] {
     const out: SchedulerModel[] = [];
     for (const call of this.facts.calls) {
+      if (!(call.name in TORCH_SCHEDULERS) && !STEP_SCHEDULE_FACTORIES.has(call.name) && !/Scheduler$|schedule/.test(call.name)) continue;
       const kind = TORCH_SCHEDULERS[call.name];
       const isTorch = kind !== undefined && (call.qualified.includes('lr_scheduler') || (call.qualified === call.name && this.facts.starImports.some((m) => m.includes('lr_scheduler'))));
       const isFactory = STEP_SCHEDULE_FACTORIES.has(call.name) || /^(timm\.scheduler|transformers\.optimization)/.test(call.qualified) && /Scheduler$|schedule/.test(call.name);

@@ -20,7 +20,9 @@ const BY_NAME: ReadonlyArray<[RegExp, TechniqueKind]> = [
 export function extractTechniques(facts: ScriptFacts): TechniqueModel[] {
   const out: TechniqueModel[] = [];
   const add = (kind: TechniqueKind, call: CallInfo, detail: string) => out.push({ kind, call, detail });
+  const anyName = new RegExp(BY_NAME.map(([re]) => `(?:${re.source})`).join('|'));
   for (const call of facts.calls) {
+    if (call.keywords.size === 0 && !anyName.test(call.name)) continue; // most calls: one test
     for (const [re, kind] of BY_NAME) {
       if (!re.test(call.name)) continue;
       if (kind === 'seed' && (call.name === 'key' || call.name === 'PRNGKey') && !/jax|random/.test(call.qualified)) continue;
