@@ -1,7 +1,7 @@
 import type { SyntaxNode } from '../syntax/syntaxNode';
 import { childByField, childrenByField } from '../syntax/syntaxNode';
 import type {
-  AssignmentInfo, CallInfo, ClassInfo, FunctionInfo, ImportInfo, LoopInfo, ParamInfo, ScriptFacts, WithInfo,
+  CallInfo, ClassInfo, FunctionInfo, ImportInfo, LoopInfo, ParamInfo, ScriptFacts, WithInfo,
 } from './scriptFacts';
 
 const CONDITIONAL_BLOCKS = new Set([

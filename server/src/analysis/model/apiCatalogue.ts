@@ -138,5 +138,3 @@ export const TORCH_LOSSES = new Set([
   'KLDivLoss', 'CTCLoss', 'MultiLabelSoftMarginLoss', 'CosineEmbeddingLoss', 'MarginRankingLoss', 'TripletMarginLoss', 'PoissonNLLLoss', 'GaussianNLLLoss',
 ]);
 
-/** Names of optimizer-factory functions whose result is an optimizer (timm, HF). */
-export const OPTIMIZER_FACTORIES = new Set(['create_optimizer', 'create_optimizer_v2', 'build_optimizer']);

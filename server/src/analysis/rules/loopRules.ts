@@ -515,7 +515,6 @@ const LOOP006: RuleSpec = {
 
 // ------------------------------------------------------------------ LOOP007
 
-const DETACHING = new Set(['item', 'detach', 'detach_', 'data', 'cpu', 'numpy', 'tolist']);
 const ARITHMETIC = new Set(['binary_operator', 'parenthesized_expression', 'unary_operator']);
 
 function rawLossUses(ctx: RuleContext, value: SyntaxNode, names: ReadonlySet<string>): SyntaxNode[] {

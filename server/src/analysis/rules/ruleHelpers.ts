@@ -1,4 +1,4 @@
-import type { Hyperparameter, OptimizerModel } from '../model/trainingScript';
+import type { Hyperparameter } from '../model/trainingScript';
 import { asNumber, formatValue, type Resolved } from '../values/pyValue';
 
 /** `0.1 (from --lr default)` / `0.01 (AdamW default)`: the value and where it came from. */
@@ -14,12 +14,3 @@ export function numberOf(h: Hyperparameter | undefined): number | undefined {
   return h ? asNumber(h.resolved) : undefined;
 }
 
-/** The optimizer's effective value of a hyperparameter across its param groups, when uniform. */
-export function groupValues(opt: OptimizerModel, key: string): { value: number | undefined; hyper: Hyperparameter | undefined }[] {
-  const top = opt.hyper.get(key);
-  if (!opt.paramGroups) return [{ value: numberOf(top), hyper: top }];
-  return opt.paramGroups.map((g) => {
-    const h = g.hyper.get(key) ?? top;
-    return { value: numberOf(h), hyper: h };
-  });
-}

@@ -27,27 +27,6 @@ export function childrenByField(node: SyntaxNode, field: string): SyntaxNode[] {
   return node.children.filter((c) => c.field === field);
 }
 
-export function firstChildOfType(node: SyntaxNode, type: string): SyntaxNode | undefined {
-  for (const c of node.children) if (c.type === type) return c;
-  return undefined;
-}
-
-/** Named children that are not comments. */
-export function namedChildren(node: SyntaxNode): SyntaxNode[] {
-  return node.children.filter((c) => c.named && c.type !== 'comment');
-}
-
-export function ancestors(node: SyntaxNode): SyntaxNode[] {
-  const out: SyntaxNode[] = [];
-  for (let p = node.parent; p; p = p.parent) out.push(p);
-  return out;
-}
-
-export function closestAncestor(node: SyntaxNode, types: ReadonlySet<string>): SyntaxNode | undefined {
-  for (let p = node.parent; p; p = p.parent) if (types.has(p.type)) return p;
-  return undefined;
-}
-
 export function contains(outer: SyntaxNode, inner: SyntaxNode): boolean {
   return outer.start <= inner.start && inner.end <= outer.end;
 }
