@@ -1,5 +1,4 @@
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { analyzePath, expectations, listFixtures } from './support/analyzeFile';
@@ -23,7 +22,7 @@ describe('fixtures produce exactly their annotated findings', () => {
         .filter((f) => extra.includes(`${f.rule}@${f.range.start.line + 1}`))
         .map((f) => `  extra ${f.rule}@${f.range.start.line + 1}: ${f.message}`);
       assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, detail.join('\n'));
-      assert.ok(fs.existsSync(file));
+      assert.ok(want.length > 0 || !file.includes('_problems'), 'a problems fixture with no annotation tests nothing');
     });
   }
 });

@@ -183,14 +183,13 @@ describe('language server over stdio', () => {
     await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri: bigUri, languageId: 'python', version: 1, text: big } });
     let text = big;
     for (let v = 2; v < 40; v++) {
-      text = text.replace('default=3e-4', `default=${v}e-4`);
+      text = text.replace(/--wd", type=float, default=0\.\d+/g, `--wd", type=float, default=0.${v}`);
       await client.connection.sendNotification('textDocument/didChange', { textDocument: { uri: bigUri, version: v }, contentChanges: [{ text }] });
     }
-    const t0 = performance.now();
-    const hover = await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 10, character: 57 } });
-    assert.ok(hover);
+    // Still answering another file in between, and the big file ends on its latest version.
+    const hover = (await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 10, character: 57 } })) as Hover;
+    assert.match((hover.contents as { value: string }).value, /--lr default/);
     const last = await client.diagnostics(bigUri, (p) => p.version === 39, 20000);
-    assert.ok(last.diagnostics.length > 0);
-    assert.ok(performance.now() - t0 < 20000);
+    assert.ok(last.diagnostics.some((d) => String(d.message).includes('weight_decay=0.39 (--wd default')), 'diagnostics reflect the last edit');
   });
 });

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { analyze, type AnalysisResult } from '../../src/analysis/analyze';
 import { ParsedDocument } from '../../src/analysis/document';
-import type { AnalysisSettings } from '../../src/analysis/settings';
-import { decodeSource } from '../../src/host/decodeSource';
+import { DEFAULT_SETTINGS, type AnalysisSettings } from '../../src/analysis/settings';
+import { analyzeDiskFile, type DiskAnalysis } from '../../src/host/analyzeDiskFile';
 import { fileSystemReader } from '../../src/host/fileSystemReader';
 import { loadPythonParser } from '../../src/host/parserLoader';
 
@@ -12,9 +12,9 @@ export async function analyzeText(text: string, settings?: AnalysisSettings, scr
   return { ...analyze({ document, settings, files: fileSystemReader(scriptPath, []) }), document };
 }
 
-export async function analyzePath(file: string, settings?: AnalysisSettings): Promise<AnalysisResult & { document: ParsedDocument }> {
-  const { text } = decodeSource(fs.readFileSync(file));
-  return analyzeText(text, settings, file);
+/** A file from disk, exactly as the CLI reads it (decoding, config files beside it). */
+export async function analyzePath(file: string, settings: AnalysisSettings = DEFAULT_SETTINGS): Promise<DiskAnalysis> {
+  return analyzeDiskFile(await loadPythonParser(), file, settings, []);
 }
 
 /** `# expect: WD001, WD002` annotations: line (0-based) → rule ids. */
