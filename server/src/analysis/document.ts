@@ -109,14 +109,21 @@ function textEdit(before: string, after: string, lines: LineIndex): Edit {
   ) suffix++;
   const oldEnd = before.length - suffix;
   const newEnd = after.length - suffix;
-  const afterLines = new LineIndex(after.slice(0, newEnd));
-  const toPoint = (p: { line: number; character: number }) => ({ row: p.line, column: p.character });
+  const start = lines.positionAt(prefix);
+  // The new end follows from the start and the inserted text alone (no index of the new text).
+  const inserted = after.slice(prefix, newEnd);
+  const breaks = [...inserted.matchAll(/\r\n|\r|\n/g)];
+  const last = breaks[breaks.length - 1];
+  const newEndPosition = last
+    ? { row: start.line + breaks.length, column: inserted.length - (last.index! + last[0].length) }
+    : { row: start.line, column: start.character + inserted.length };
+  const oldEndPoint = lines.positionAt(oldEnd);
   return {
     startIndex: prefix,
     oldEndIndex: oldEnd,
     newEndIndex: newEnd,
-    startPosition: toPoint(lines.positionAt(prefix)),
-    oldEndPosition: toPoint(lines.positionAt(oldEnd)),
-    newEndPosition: toPoint(afterLines.positionAt(newEnd)),
-  } as Edit;
+    startPosition: { row: start.line, column: start.character },
+    oldEndPosition: { row: oldEndPoint.line, column: oldEndPoint.character },
+    newEndPosition,
+  };
 }

@@ -8,7 +8,7 @@ import type { AnalysisSettings } from '../analysis/settings';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import { NO_FILES } from '../analysis/values/configFiles';
 import { analyzeDiskFile } from '../host/analyzeDiskFile';
-import { fileSystemReader } from '../host/fileSystemReader';
+import { fileSystemReader, type ConfigTextCache } from '../host/fileSystemReader';
 import { ProjectSettingsFinder } from '../host/projectSettings';
 import { collectFiles } from '../cli/collectFiles';
 import type { CheckWorkspaceResult, StatusParams } from '../protocol';
@@ -41,6 +41,8 @@ export class AnalysisService {
   private readonly docs = new Map<string, OpenDocument>();
   private editor: EditorSettings = DEFAULT_EDITOR_SETTINGS;
   private projects = new ProjectSettingsFinder();
+  /** Config files scripts load, read once and dropped when the client reports a change. */
+  private readonly configTexts: ConfigTextCache = new Map();
   private readonly reportedProblems = new Set<string>();
 
   constructor(
@@ -96,6 +98,7 @@ export class AnalysisService {
   filesChanged(uris: readonly string[]): void {
     const paths = uris.map(filePath).filter((p): p is string => !!p);
     if (paths.some((p) => path.basename(p) === 'pyproject.toml')) this.projects = new ProjectSettingsFinder();
+    for (const p of paths) this.configTexts.delete(p);
     for (const entry of this.docs.values()) {
       if (paths.some((p) => path.basename(p) === 'pyproject.toml' || entry.configFiles.includes(p))) {
         entry.result = undefined;
@@ -182,7 +185,7 @@ export class AnalysisService {
     const file = filePath(entry.uri);
     this.host.status({ state: 'analyzing', uri: entry.uri });
     const t0 = performance.now();
-    const reader = file ? fileSystemReader(file, this.workspaceFolders().map(filePath).filter((p): p is string => !!p)) : undefined;
+    const reader = file ? fileSystemReader(file, this.workspaceFolders().map(filePath).filter((p): p is string => !!p), this.configTexts) : undefined;
     let result: AnalysisResult;
     try {
       result = analyze({ document: entry.doc, settings: this.settingsFor(file), files: reader ?? NO_FILES });
