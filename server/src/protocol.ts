@@ -10,6 +10,14 @@ export const Methods = {
   checkWorkspace: 'regscope/checkWorkspace',
   /** server → client notification: analysis state for the status bar. */
   status: 'regscope/status',
+  /** client → server request: start a probe run of a script. */
+  probeStart: 'regscope/probe/start',
+  /** client → server request: cancel a running probe. */
+  probeCancel: 'regscope/probe/cancel',
+  /** client → server request: the runs stored for a workspace folder. */
+  probeList: 'regscope/probe/list',
+  /** server → client notification: one event of a running probe (and its end). */
+  probeEvent: 'regscope/probe/event',
 } as const;
 
 export interface CheckWorkspaceParams {
@@ -46,7 +54,7 @@ export const Commands = {
   showOutput: 'regscope.showOutput',
 } as const;
 
-export type ProbeMetric = 'hessian' | 'landscape' | 'noise' | 'weights';
+export type ProbeMetric = 'hessian' | 'landscape' | 'noise' | 'weights' | 'collapse';
 
 /** Arguments of the probe commands, as code lenses pass them. */
 export interface ProbeCommandArgs {
@@ -70,4 +78,256 @@ export interface DiagnosticData {
 export interface LspRange {
   readonly start: { readonly line: number; readonly character: number };
   readonly end: { readonly line: number; readonly character: number };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probe runs: the plan an engine hands to the harness, the events it streams back, the stored
+// run. docs/design/probe-events.md is the prose version of this contract.
+
+export const PROBE_EVENT_VERSION = 1;
+
+export type EngineKind = 'python' | 'tfjs' | 'ssh' | 'slurm';
+
+/** Where the analyzer found a hyperparameter's value (1-based line, for people). */
+export interface HparamSource {
+  readonly optimizer: number;
+  readonly name: string;
+  readonly line: number;
+  readonly text: string;
+}
+
+/** The loss expression and batch variables the harness re-evaluates in the caller's frame. */
+export interface ProbeClosure {
+  readonly loss: string;
+  readonly batch: readonly string[];
+  readonly model: string | null;
+  readonly line: number;
+}
+
+export interface ProbePlan {
+  readonly v: 1;
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly seed: number;
+  readonly budget: {
+    readonly warmupSteps: number;
+    /** Optimizer steps (1-based) at which to measure; the script stops after the last. */
+    readonly probeSteps: readonly number[];
+    readonly timeoutSeconds: number;
+  };
+  readonly metrics: readonly ProbeMetric[];
+  readonly closure: ProbeClosure | null;
+  readonly hessian: {
+    readonly topK: number;
+    readonly lanczosSteps: number;
+    readonly traceMaxProbes: number;
+    readonly traceRelTol: number;
+    readonly densityProbes: number;
+    readonly densitySteps: number;
+  };
+  readonly landscape: {
+    readonly preview: number;
+    readonly grid: number;
+    readonly span: number;
+    readonly refine: boolean;
+    readonly directions: 'random' | 'eigen';
+  };
+  readonly noise: { readonly microBatches: number };
+  readonly hparamSources: readonly HparamSource[];
+}
+
+export interface ProbeUncertainty {
+  readonly kind: 'ci95' | 'bootstrap90' | 'residual' | 'stderr';
+  readonly low?: number;
+  readonly high?: number;
+  readonly halfWidth?: number;
+}
+
+export interface ProbeCost {
+  readonly hvps: number;
+  readonly passes: number;
+  readonly seconds: number;
+}
+
+export interface LayerValue {
+  readonly name: string;
+  readonly value: number | null;
+  readonly uncertainty?: ProbeUncertainty;
+}
+
+export interface ParamGroupLive {
+  readonly index: number;
+  readonly lr: number;
+  readonly momentum?: number;
+  readonly betas?: readonly number[];
+  readonly eps?: number;
+  readonly weightDecay?: number;
+  readonly nesterov?: boolean;
+  readonly numel: number;
+}
+
+interface EventBase {
+  readonly v: 1;
+  /** Seconds since the harness started. */
+  readonly t: number;
+}
+
+export interface HelloEvent extends EventBase {
+  readonly type: 'hello';
+  readonly harness: string;
+  readonly python: string;
+  readonly torch: string;
+  readonly interpreter: string;
+  readonly pid: number;
+  readonly device: { readonly type: string; readonly name: string; readonly count: number };
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly hvpMethod: string;
+}
+
+export interface HparamsEvent extends EventBase {
+  readonly type: 'hparams';
+  readonly step: number;
+  readonly optimizers: readonly {
+    readonly index: number;
+    readonly class: string;
+    readonly groups: readonly ParamGroupLive[];
+  }[];
+}
+
+export interface StepEvent extends EventBase {
+  readonly type: 'step';
+  readonly step: number;
+  readonly loss: number | null;
+  readonly lr: number;
+  readonly gradNorm: number | null;
+  readonly seconds: number;
+  readonly updateRatio?: number | null;
+}
+
+export interface MetricEvent extends EventBase {
+  readonly type: 'metric';
+  readonly name: string;
+  readonly step: number;
+  readonly value?: number | null;
+  readonly uncertainty?: ProbeUncertainty;
+  readonly layers?: readonly LayerValue[];
+  /** Metric-specific arrays and details; shapes per name in docs/design/probe-events.md. */
+  readonly data?: Readonly<Record<string, unknown>>;
+  readonly cost: ProbeCost;
+}
+
+export interface ProgressEvent extends EventBase {
+  readonly type: 'progress';
+  readonly phase: string;
+  readonly done: number;
+  readonly total: number;
+  readonly message?: string;
+}
+
+export interface WarningEvent extends EventBase {
+  readonly type: 'warning';
+  readonly code: string;
+  readonly message: string;
+}
+
+export type ProbeErrorKind = 'script' | 'nan' | 'oom' | 'timeout' | 'exit' | 'harness' | 'no-steps' | 'cancelled' | 'spawn';
+
+export interface ErrorEvent extends EventBase {
+  readonly type: 'error';
+  readonly kind: ProbeErrorKind;
+  readonly message: string;
+  readonly traceback?: string;
+  readonly step?: number;
+}
+
+export type RunStatus = 'running' | 'ok' | 'error' | 'cancelled';
+
+export interface DoneEvent extends EventBase {
+  readonly type: 'done';
+  readonly status: Exclude<RunStatus, 'running'>;
+  readonly steps: number;
+  readonly seconds: number;
+  readonly cost: { readonly hvps: number; readonly passes: number };
+}
+
+export type ProbeEvent =
+  | HelloEvent | HparamsEvent | StepEvent | MetricEvent | ProgressEvent | WarningEvent | ErrorEvent | DoneEvent;
+
+/** A probe finding (PRB rules), ready for the editor and the CLI. */
+export interface ProbeFinding {
+  readonly rule: string;
+  readonly severity: 'error' | 'warning' | 'info';
+  readonly message: string;
+  /** 1-based line and 0-based columns in the script, or null when nothing in the script fits. */
+  readonly line: number | null;
+  readonly column?: number;
+  readonly endColumn?: number;
+  readonly measured: number;
+  readonly threshold: number;
+  readonly metric: string;
+}
+
+/** `run.json` in the run's folder: everything the run list and the panels need at a glance. */
+export interface RunRecord {
+  readonly v: 1;
+  readonly id: string;
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly engine: EngineKind;
+  /** Why this engine and interpreter ran (“python: /usr/bin/python3 has torch 1.13.1”). */
+  readonly engineReason: string;
+  readonly interpreter: string | null;
+  readonly status: RunStatus;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly steps: number;
+  readonly device: string | null;
+  readonly torch: string | null;
+  readonly error: { readonly kind: ProbeErrorKind; readonly message: string } | null;
+  /** Headline numbers by metric name (`hessian.top` → λ₁). */
+  readonly headline: Readonly<Record<string, number | null>>;
+  readonly findings: readonly ProbeFinding[];
+  readonly warnings: readonly string[];
+  readonly cost: { readonly hvps: number; readonly passes: number; readonly seconds: number };
+}
+
+export interface ProbeStartParams {
+  readonly uri: string;
+  readonly metrics?: readonly ProbeMetric[];
+  readonly args?: readonly string[];
+  readonly steps?: number;
+  readonly python?: string;
+}
+
+export interface ProbeStartResult {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly interpreter: string;
+  readonly engineReason: string;
+}
+
+export interface ProbeCancelParams {
+  readonly runId: string;
+}
+
+export interface ProbeListParams {
+  /** A workspace folder or script URI; every folder when absent. */
+  readonly uri?: string;
+}
+
+export interface ProbeListResult {
+  readonly runs: readonly RunRecord[];
+}
+
+/** A line that did not decode as an event, reported instead of dropped. */
+export interface MalformedLine {
+  readonly line: string;
+  readonly reason: string;
+}
+
+export interface ProbeEventParams {
+  readonly runId: string;
+  readonly event: ProbeEvent;
 }
