@@ -1,7 +1,8 @@
 // Bundles the extension client, the language server and the CLI into dist/ (the webview
-// bundle joins when the panels do). The two wasm files web-tree-sitter needs are copied beside the bundles.
+// bundle joins when the panels do). The two wasm files web-tree-sitter needs and the Python
+// probe runtime are copied beside the bundles.
 import * as esbuild from 'esbuild';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -9,6 +10,12 @@ const production = process.argv.includes('--production');
 mkdirSync('dist', { recursive: true });
 copyFileSync(require.resolve('web-tree-sitter/tree-sitter.wasm'), 'dist/tree-sitter.wasm');
 copyFileSync(require.resolve('tree-sitter-python/tree-sitter-python.wasm'), 'dist/tree-sitter-python.wasm');
+// The Python probe runtime ships as source beside the bundles (dist/python/regscope_probe).
+rmSync('dist/python', { recursive: true, force: true });
+cpSync('server/python/regscope_probe', 'dist/python/regscope_probe', {
+  recursive: true,
+  filter: (src) => !src.includes('__pycache__') && !src.endsWith('.pyc'),
+});
 
 const node = {
   outdir: 'dist',

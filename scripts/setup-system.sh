@@ -2,10 +2,11 @@
 # System packages the tests need, and code-server (a real VS Code) for the end-to-end tests.
 # As root it installs them (apt-get; code-server into .cache/ inside the clone, nothing cached
 # elsewhere); otherwise it says exactly what to install and the end-to-end tests are skipped.
-# Issues add packages here as they bring them in (python3-torch, openssh-server, slurm-wlm).
+# python3-torch is the Python probe runtime's torch (1.13 on Debian 12) for the system Python.
+# Issues add packages here as they bring them in (openssh-server, slurm-wlm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NEEDED=(chromium ripgrep)
+NEEDED=(chromium ripgrep python3-torch)
 missing=()
 for p in "${NEEDED[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -13,7 +14,7 @@ if ((${#missing[@]})); then
     echo "Installing system packages: ${missing[*]}" >&2
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "Missing system packages for the end-to-end tests: ${missing[*]}" >&2
+    echo "Missing system packages for the end-to-end and probe tests: ${missing[*]}" >&2
     echo "Install them with: sudo apt-get install ${missing[*]}   (or run this script as root)" >&2
   fi
 fi

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { Commands, Methods, type CheckWorkspaceResult, type ProbeCommandArgs, type StatusParams } from '../../server/src/protocol';
-import { findInterpreter } from './interpreter';
+import { Commands, Methods, type CheckWorkspaceResult, type ProbeEventParams, type StatusParams } from '../../server/src/protocol';
+import { probeCommand, ProbeEvents } from './probeCommands';
 import { RegScopeStatusBar } from './statusBar';
 
 let client: LanguageClient | undefined;
@@ -36,29 +36,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     initializationOptions: { settings: vscode.workspace.getConfiguration('regscope') },
   };
 
+  const probeEvents = new ProbeEvents();
   const start = async () => {
     client = new LanguageClient('regscope', 'RegScope', serverOptions, clientOptions);
     client.onDidChangeState((e) => status.set(e.newState === 2 ? 'ready' : e.newState === 1 ? 'stopped' : 'starting'));
     await client.start();
-    context.subscriptions.push(client.onNotification(Methods.status, (p: StatusParams) => status.update(p)));
+    context.subscriptions.push(
+      client.onNotification(Methods.status, (p: StatusParams) => status.update(p)),
+      client.onNotification(Methods.probeEvent, (p: ProbeEventParams) => probeEvents.dispatch(p)),
+    );
     status.set('ready');
-  };
-
-  const probe = (defaultMetrics: ProbeCommandArgs['metrics']) => async (args?: ProbeCommandArgs) => {
-    if (!vscode.workspace.isTrusted) {
-      void vscode.window.showWarningMessage('RegScope: probes run your training script, so they are disabled in an untrusted workspace. Trust the workspace to run probes; static checks keep working.');
-      return;
-    }
-    const uri = args ? vscode.Uri.parse(args.uri) : vscode.window.activeTextEditor?.document.uri;
-    const interpreter = await findInterpreter(uri);
-    const metrics = args?.metrics ?? defaultMetrics;
-    const which = interpreter ? `${interpreter.path} (from ${interpreter.via})` : 'no Python interpreter found (set regscope.python.interpreter)';
-    output.info(`probe requested: ${uri?.fsPath ?? 'no file'} line ${args ? args.line + 1 : '?'} metrics ${metrics.join(',')}; interpreter ${which}`);
-    void vscode.window.showInformationMessage(
-      `RegScope: probe runs (${metrics.join(', ')}) need the Python probe runtime, which this version does not include yet. ` +
-        `They would run ${uri ? path.basename(uri.fsPath) : 'the active script'} with ${which}.`,
-      'Show Output',
-    ).then((choice) => choice && output.show());
   };
 
   context.subscriptions.push(
@@ -85,9 +72,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const doc = vscode.Uri.file(context.asAbsolutePath(path.join('docs', 'rules', `${rule.trim().toUpperCase()}.md`)));
       await vscode.commands.executeCommand('markdown.showPreview', doc);
     }),
-    vscode.commands.registerCommand(Commands.probe, probe(['hessian', 'landscape', 'noise', 'weights'])),
-    vscode.commands.registerCommand(Commands.probeLandscape, probe(['landscape'])),
-    vscode.commands.registerCommand(Commands.probeNoise, probe(['noise'])),
+    // The plain probe uses the regscope.probe.metrics setting (the server fills it in).
+    vscode.commands.registerCommand(Commands.probe, probeCommand(() => client, probeEvents, output, undefined)),
+    vscode.commands.registerCommand(Commands.probeLandscape, probeCommand(() => client, probeEvents, output, ['landscape'])),
+    vscode.commands.registerCommand(Commands.probeNoise, probeCommand(() => client, probeEvents, output, ['noise'])),
   );
 
   await start();

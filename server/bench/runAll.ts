@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { runAnalysisBench } from './analysisBench';
 import { extensionBench } from './extensionBench';
 import { lspBench } from './lspBench';
+import { PROBE_BENCH_HEADER, probeBench } from './probeBench';
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -18,4 +19,6 @@ function table(header: string[], rows: string[][]): string {
   console.log(table(['measure', 'median', 'spread', 'target'], await lspBench()));
   console.log('\nExtension');
   console.log(table(['measure', 'value', 'where', 'target'], await extensionBench()));
+  console.log('\nProbe runs (Python engine, default probe, CPU)');
+  console.log(table(PROBE_BENCH_HEADER, await probeBench()));
 })();

@@ -290,7 +290,7 @@ class Measurements:
         self._metric("noise.scale", step, started, passes=m, value=scale.b_simple,
                      uncertainty={"kind": "interval90", "low": scale.low, "high": scale.high},
                      data={"batchSize": scale.batch_size, "microBatch": scale.micro_batch,
-                           "trSigma": scale.tr_sigma, "gradNormSq": scale.grad_norm_sq})
+                           "trSigma": scale.tr_sigma, "gradNormSq": scale.grad_norm_sq, "reason": scale.reason})
         started = time.monotonic()
         spectrum = noise.noise_spectrum(grads, space.blocks, micro)
         self._metric("noise.spectrum", step, started, value=spectrum["spike"],

@@ -41,7 +41,7 @@ class Plan:
 
 
 HESSIAN_DEFAULTS = {"topK": 5, "lanczosSteps": 30, "traceMaxProbes": 30, "traceRelTol": 0.02,
-                    "densityProbes": 3, "densitySteps": 25}
+                    "densityProbes": 3, "densitySteps": 20}
 LANDSCAPE_DEFAULTS = {"preview": 5, "grid": 21, "span": 1.0, "refine": False, "directions": "random"}
 NOISE_DEFAULTS = {"microBatches": 16}
 

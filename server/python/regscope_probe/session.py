@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import types
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -101,17 +102,19 @@ class ProbeSession:
         self._originals = {}
 
     def _adopt(self, opt: torch.optim.Optimizer) -> None:
-        if any(o is opt for o in self.optimizers) or "step" in opt.__dict__ and getattr(opt.step, "_regscope", False):
+        if any(o is opt for o in self.optimizers):
             return
         self.optimizers.append(opt)
         original_step = opt.step
         session = self
 
-        def step(*args: Any, **kwargs: Any) -> Any:
+        def step(_self: Any, *args: Any, **kwargs: Any) -> Any:
             return session._on_step(opt, original_step, args, kwargs)
 
         step._regscope = True  # type: ignore[attr-defined]
-        opt.step = step  # type: ignore[method-assign]
+        # A bound method, not a plain function: LR schedulers (torch < 2) re-wrap `optimizer.step`
+        # and read its `__self__` and `__func__`.
+        opt.step = types.MethodType(step, opt)  # type: ignore[method-assign]
 
     # -- backward: the loss ---------------------------------------------------------------
 

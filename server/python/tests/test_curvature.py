@@ -186,7 +186,7 @@ class Traces(unittest.TestCase):
 
 class SpectralDensity(unittest.TestCase):
     def test_density_implied_trace_within_5_percent(self) -> None:
-        # 3 probes × 25 steps on a 2,309-parameter model. The error left is the probes' randomness,
+        # 3 probes × 20 steps (the default) on a 2,309-parameter model. The error left is the probes' randomness,
         # which shrinks with the model's size: on a 171-parameter model the same p90 is about 10 %.
         p = Problem(0, sizes=(30, 64, 5), n=512, train_steps=300)
         exact = float(torch.trace(p.hessian))
@@ -194,12 +194,12 @@ class SpectralDensity(unittest.TestCase):
         top = lanczos(op, steps=30, k=5, keep_vectors=True, generator=torch.Generator().manual_seed(0))
         errors, honest = [], 0
         for seed in range(10):
-            d = slq_density(op, probes=3, steps=25, outliers=top, generator=torch.Generator().manual_seed(100 + seed))
+            d = slq_density(op, probes=3, steps=20, outliers=top, generator=torch.Generator().manual_seed(100 + seed))
             errors.append(abs(d.implied_trace - exact) / abs(exact))
             honest += abs(d.implied_trace - exact) <= 3 * d.implied_trace_stderr
             self.assertEqual(len(d.nodes), 3)
             self.assertEqual(len(d.outliers), 5)
-            self.assertEqual(d.hvps, 75)
+            self.assertEqual(d.hvps, 60)
             # The smoothed bulk carries the bulk's share of the spectrum.
             step = d.grid[1] - d.grid[0]
             self.assertAlmostEqual(sum(d.density) * step, (op.dim - 5) / op.dim, delta=0.02)

@@ -17,6 +17,7 @@ import { formatSarif } from './formatSarif';
 import { formatText } from './formatText';
 import { modelRecord } from './modelRecord';
 import { listFlag, parseArgs, UsageError } from './parseArgs';
+import { probe, PROBE_USAGE, runs } from './probeCommands';
 
 const VERSION = '0.1.0';
 
@@ -28,6 +29,7 @@ Usage:
   regscope inspect FILE [--format json]
   regscope fix FILE... [--unsafe] [--select IDS] [--ignore IDS]
   regscope rules [--format text|json]
+${PROBE_USAGE}
   regscope --version
 
 Exit codes: 0 no findings at or above --fail-on (default: warning), 1 findings, 2 usage or internal error.
@@ -48,6 +50,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case 'inspect': return await inspect(rest, io);
       case 'fix': return await fix(rest, io);
       case 'rules': return rules(rest, io);
+      case 'probe': return await probe(rest, io);
+      case 'runs': return await runs(rest, io);
       case '--version': case 'version': io.out(`${VERSION}\n`); return 0;
       case undefined: case '--help': case '-h': case 'help': io.out(`${USAGE}\n`); return command === undefined ? 2 : 0;
       default: throw new UsageError(`unknown command "${command}"`);

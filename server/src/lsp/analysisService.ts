@@ -44,6 +44,8 @@ export class AnalysisService {
   /** Config files scripts load, read once and dropped when the client reports a change. */
   private readonly configTexts: ConfigTextCache = new Map();
   private readonly reportedProblems = new Set<string>();
+  /** Diagnostics from elsewhere (probe findings) for a document's current analysis. */
+  extraDiagnostics: ((uri: string, doc: ParsedDocument, result: AnalysisResult) => Diagnostic[]) | undefined;
 
   constructor(
     private readonly parser: PythonParser,
@@ -105,6 +107,12 @@ export class AnalysisService {
         this.analyzeNow(entry);
       }
     }
+  }
+
+  /** Publish again without re-parsing (a probe of this script finished). */
+  republish(uri: string): void {
+    const entry = this.docs.get(uri);
+    if (entry) this.analyzeNow(entry);
   }
 
   reanalyzeAll(): void {
@@ -200,6 +208,11 @@ export class AnalysisService {
     entry.lastMillis = performance.now() - t0;
     for (const n of result.notices) if (n.startsWith('Rule ')) this.host.log('error', `${entry.uri}: ${n}`);
     const diagnostics = result.findings.map((f) => toDiagnostic(entry.uri, f));
+    try {
+      diagnostics.push(...(this.extraDiagnostics?.(entry.uri, entry.doc, result) ?? []));
+    } catch (e) {
+      this.host.log('error', `probe findings for ${entry.uri} failed: ${(e as Error).stack ?? e}`);
+    }
     if (entry.doc.tooLarge) {
       diagnostics.push({
         range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },

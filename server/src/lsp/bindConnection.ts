@@ -1,10 +1,18 @@
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
-  CodeActionKind, DidChangeWatchedFilesNotification, TextDocumentSyncKind, TextDocuments,
+  CodeActionKind, DidChangeWatchedFilesNotification, ErrorCodes, ResponseError, TextDocumentSyncKind, TextDocuments,
   type Connection, type InitializeResult,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
-import { Methods, type CheckWorkspaceParams, type CheckWorkspaceResult, type StatusParams } from '../protocol';
+import {
+  Methods, type CheckWorkspaceParams, type CheckWorkspaceResult, type ProbeCancelParams, type ProbeListParams,
+  type ProbeListResult, type ProbeStartParams, type ProbeStartResult, type StatusParams,
+} from '../protocol';
+import { ProbeSetupError } from '../probe/pythonEngine';
+import { ProbeService } from './probeService';
+import { toProbeDiagnostic } from './toDiagnostic';
 import { AnalysisService } from './analysisService';
 import { codeLenses } from './codeLenses';
 import { FIX_ALL_KIND, fixAllAction, quickFixes } from './codeActions';
@@ -29,6 +37,18 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
     log: (level, message) => (level === 'error' ? connection.console.error(message) : level === 'warn' ? connection.console.warn(message) : connection.console.info(message)),
     status: (params: StatusParams) => void connection.sendNotification(Methods.status, params),
   }, () => folders);
+
+  const probes = new ProbeService(parser, {
+    event: (params) => void connection.sendNotification(Methods.probeEvent, params),
+    refresh: (uri) => service.republish(uri),
+    log: (level, message) => (level === 'error' ? connection.console.error(message) : level === 'warn' ? connection.console.warn(message) : connection.console.info(message)),
+  }, () => folders, () => service.editorSettings.pythonInterpreter || undefined);
+  service.extraDiagnostics = (uri, doc, result) => {
+    const found = probes.findingsFor(uri, doc, result);
+    if (!found) return [];
+    const record = pathToFileURL(path.join(found.runDir, 'run.json')).href;
+    return found.findings.map((f) => toProbeDiagnostic(f, record));
+  };
 
   const guard = <P, R>(name: string, fallback: R, handler: (p: P) => R) => (p: P): R => {
     try {
@@ -97,7 +117,10 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
   connection.onDidChangeWatchedFiles((e) => service.filesChanged(e.changes.map((c) => c.uri)));
 
   documents.onDidOpen((e) => {
-    if (e.document.languageId === 'python' || e.document.uri.endsWith('.py')) service.open(e.document.uri, e.document.getText(), e.document.version);
+    if (e.document.languageId === 'python' || e.document.uri.endsWith('.py')) {
+      service.open(e.document.uri, e.document.getText(), e.document.version);
+      void probes.loadLatest(e.document.uri).catch((err) => connection.console.warn(`reading stored probe runs failed: ${err}`));
+    }
   });
   documents.onDidChangeContent((e) => {
     if (e.document.languageId === 'python' || e.document.uri.endsWith('.py')) service.change(e.document.uri, e.document.getText(), e.document.version);
@@ -138,7 +161,31 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
   connection.onRequest(Methods.checkWorkspace, guard('checkWorkspace', emptyCheck(), (params: CheckWorkspaceParams): CheckWorkspaceResult =>
     service.checkWorkspace(params?.folders?.length ? params.folders : folders)));
 
-  connection.onShutdown(() => service.dispose());
+  // Probe runs. A setup problem (no torch, unreadable script) is answered as an error whose
+  // message says what to do; the client shows it.
+  connection.onRequest(Methods.probeStart, async (params: ProbeStartParams): Promise<ProbeStartResult> => {
+    const settings = service.editorSettings;
+    try {
+      return await probes.start({ ...params, steps: params.steps ?? settings.probeSteps, metrics: params.metrics ?? settings.probeMetrics });
+    } catch (e) {
+      if (!(e instanceof ProbeSetupError)) connection.console.error(`probe start failed: ${(e as Error).stack ?? e}`);
+      throw new ResponseError(ErrorCodes.InvalidRequest, (e as Error).message);
+    }
+  });
+  connection.onRequest(Methods.probeCancel, async (params: ProbeCancelParams): Promise<boolean> => probes.cancel(params.runId));
+  connection.onRequest(Methods.probeList, async (params: ProbeListParams | undefined): Promise<ProbeListResult> => {
+    try {
+      return await probes.list(params?.uri);
+    } catch (e) {
+      connection.console.error(`listing probe runs failed: ${(e as Error).stack ?? e}`);
+      return { runs: [] };
+    }
+  });
+
+  connection.onShutdown(async () => {
+    await probes.dispose();
+    service.dispose();
+  });
   documents.listen(connection);
   connection.listen();
 }

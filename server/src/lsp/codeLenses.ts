@@ -23,7 +23,7 @@ export function codeLenses(uri: string, result: AnalysisResult, lines: LineIndex
       return { range, command: { title, command, arguments: [args] } };
     };
     out.push(
-      lens('$(beaker) Probe', Commands.probe, ['hessian', 'landscape', 'noise', 'weights']),
+      lens('$(beaker) Probe', Commands.probe, ['hessian', 'landscape', 'noise', 'weights', 'collapse']),
       lens('Probe landscape', Commands.probeLandscape, ['landscape']),
       lens('Probe noise', Commands.probeNoise, ['noise']),
     );

@@ -11,6 +11,9 @@ const connection = createConnection(ProposedFeatures.all);
 
 process.on('unhandledRejection', (reason) => connection.console.error(`unhandled rejection: ${(reason as Error)?.stack ?? reason}`));
 process.on('uncaughtException', (error) => connection.console.error(`uncaught exception: ${error.stack ?? error}`));
+// Probe runs live in their own process groups; exiting through process.exit runs the 'exit'
+// handlers that kill them, so a server stopped by a signal leaves no training script behind.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => process.exit(0));
 
 loadPythonParser().then(
   (parser) => bindConnection(connection, parser, VERSION),

@@ -1,3 +1,4 @@
+import type { ProbeMetric } from '../protocol';
 import type { Severity } from '../analysis/findings';
 
 /**
@@ -46,15 +47,15 @@ export const SETTINGS_SCHEMA = {
   },
   'regscope.probe.steps': {
     type: 'integer',
-    default: 20,
+    default: 10,
     minimum: 1,
     maximum: 100000,
-    markdownDescription: 'Optimizer steps a probe run lets the script take before measuring.',
+    markdownDescription: 'Optimizer steps of a probe run: curvature is measured half way and at this step (everything else at this step), then the script is stopped.',
   },
   'regscope.probe.metrics': {
     type: 'array',
-    items: { type: 'string', enum: ['hessian', 'landscape', 'noise', 'weights'] },
-    default: ['hessian', 'landscape', 'noise', 'weights'],
+    items: { type: 'string', enum: ['hessian', 'landscape', 'noise', 'weights', 'collapse'] },
+    default: ['hessian', 'landscape', 'noise', 'weights', 'collapse'],
     markdownDescription: 'Measurements of a default probe run.',
   },
   'regscope.trace.server': {
@@ -72,9 +73,18 @@ export interface EditorSettings {
   readonly rules: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly inlayHints: boolean;
   readonly codeLens: boolean;
+  /** Empty: let discovery choose. */
+  readonly pythonInterpreter: string;
+  readonly probeSteps: number;
+  readonly probeMetrics: readonly ProbeMetric[];
 }
 
-export const DEFAULT_EDITOR_SETTINGS: EditorSettings = { select: [], ignore: [], severity: {}, rules: {}, inlayHints: true, codeLens: true };
+const ALL_PROBE_METRICS = SETTINGS_SCHEMA['regscope.probe.metrics'].items.enum;
+
+export const DEFAULT_EDITOR_SETTINGS: EditorSettings = {
+  select: [], ignore: [], severity: {}, rules: {}, inlayHints: true, codeLens: true,
+  pythonInterpreter: '', probeSteps: SETTINGS_SCHEMA['regscope.probe.steps'].default, probeMetrics: ALL_PROBE_METRICS,
+};
 
 /**
  * The `regscope` section as the client sends it (nested: `{select, inlayHints: {enabled}}`).
@@ -118,8 +128,29 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
     problems.push(`regscope.${section}.enabled must be true or false; using ${fallback}`);
     return fallback;
   };
+  const python = obj.python as Record<string, unknown> | undefined;
+  let pythonInterpreter = '';
+  if (python?.interpreter !== undefined && python.interpreter !== null) {
+    if (typeof python.interpreter === 'string') pythonInterpreter = python.interpreter.trim();
+    else problems.push('regscope.python.interpreter must be a path; ignoring it');
+  }
+  const probe = obj.probe as Record<string, unknown> | undefined;
+  let probeSteps = DEFAULT_EDITOR_SETTINGS.probeSteps;
+  if (probe?.steps !== undefined) {
+    if (typeof probe.steps === 'number' && Number.isInteger(probe.steps) && probe.steps >= 1) probeSteps = probe.steps;
+    else problems.push(`regscope.probe.steps must be a whole number ≥ 1; using ${probeSteps}`);
+  }
+  let probeMetrics: readonly ProbeMetric[] = ALL_PROBE_METRICS;
+  if (probe?.metrics !== undefined) {
+    const m = probe.metrics;
+    if (Array.isArray(m) && m.every((x) => (ALL_PROBE_METRICS as readonly unknown[]).includes(x))) probeMetrics = m as ProbeMetric[];
+    else problems.push(`regscope.probe.metrics must list some of ${ALL_PROBE_METRICS.join(', ')}; using all`);
+  }
   return {
-    settings: { select: strings('select'), ignore: strings('ignore'), severity, rules, inlayHints: flag('inlayHints', true), codeLens: flag('codeLens', true) },
+    settings: {
+      select: strings('select'), ignore: strings('ignore'), severity, rules, inlayHints: flag('inlayHints', true), codeLens: flag('codeLens', true),
+      pythonInterpreter, probeSteps, probeMetrics,
+    },
     problems,
   };
 }

@@ -1,7 +1,7 @@
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
 import { docsUrl } from '../analysis/catalogue';
 import type { Finding, Severity } from '../analysis/findings';
-import type { DiagnosticData } from '../protocol';
+import type { DiagnosticData, ProbeFinding } from '../protocol';
 
 const SEVERITY: Readonly<Record<Severity, DiagnosticSeverity>> = {
   error: DiagnosticSeverity.Error,
@@ -21,6 +21,28 @@ export function toDiagnostic(uri: string, f: Finding): Diagnostic {
     source: 'regscope',
     message: f.message,
     relatedInformation: f.related.map((r) => ({ location: { uri, range: r.range }, message: r.message })),
+    data,
+  };
+}
+
+const PROBE_SEVERITY: Readonly<Record<ProbeFinding['severity'], DiagnosticSeverity>> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  info: DiagnosticSeverity.Information,
+};
+
+/** A probe finding on its line; the related location opens the run's record. */
+export function toProbeDiagnostic(f: ProbeFinding, runRecordUri: string): Diagnostic {
+  const line = Math.max(0, (f.line ?? 1) - 1);
+  const data: DiagnosticData = { rule: f.rule, fixes: [] };
+  return {
+    range: { start: { line, character: f.column ?? 0 }, end: { line, character: f.endColumn ?? f.column ?? 0 } },
+    severity: PROBE_SEVERITY[f.severity],
+    code: f.rule,
+    codeDescription: { href: docsUrl(f.rule) },
+    source: 'regscope probe',
+    message: f.message,
+    relatedInformation: [{ location: { uri: runRecordUri, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }, message: 'the probe run' }],
     data,
   };
 }

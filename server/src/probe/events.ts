@@ -88,7 +88,7 @@ function checkFields(obj: Record<string, unknown>, shape: Readonly<Record<string
 // --- the tables --------------------------------------------------------------------------------
 
 const uncertainty = object<ProbeUncertainty>({
-  kind: req(oneOf('ci95', 'bootstrap90', 'residual', 'stderr')),
+  kind: req(oneOf('ci95', 'interval90', 'residual', 'stderr')),
   low: opt(num),
   high: opt(num),
   halfWidth: opt(num),

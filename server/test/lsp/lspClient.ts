@@ -31,6 +31,7 @@ export class LspTestClient {
     });
     this.connection.onNotification('window/logMessage', (p: { message: string }) => { this.logs.push(p.message); });
     this.connection.onNotification('regscope/status', (params: unknown) => { this.notifications.push({ method: 'regscope/status', params }); });
+    this.connection.onNotification('regscope/probe/event', (params: unknown) => { this.notifications.push({ method: 'regscope/probe/event', params }); });
     this.connection.onRequest('workspace/configuration', () => [this.configuration]);
     this.connection.onRequest('client/registerCapability', () => null);
     this.connection.onRequest('window/showMessageRequest', () => null);

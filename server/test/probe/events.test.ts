@@ -64,11 +64,11 @@ describe('decodeEventLine', () => {
   });
 
   it('keeps fields it does not know, and drops null in an optional field (NaN from the harness)', () => {
-    const r = decodeEventLine(line(with_('metric', { future: [1, 2], uncertainty: { kind: 'bootstrap90', low: null, high: 3 } })));
+    const r = decodeEventLine(line(with_('metric', { future: [1, 2], uncertainty: { kind: 'interval90', low: null, high: 3 } })));
     assert.ok('event' in r);
     assert.deepEqual((r.event as unknown as Record<string, unknown>)['future'], [1, 2]);
     assert.ok(r.event.type === 'metric');
-    assert.deepEqual(r.event.uncertainty, { kind: 'bootstrap90', high: 3 });
+    assert.deepEqual(r.event.uncertainty, { kind: 'interval90', high: 3 });
     const e = decodeEventLine(line(with_('error', { traceback: null, step: null })));
     assert.ok('event' in e && e.event.type === 'error');
     assert.equal('traceback' in e.event, false);
@@ -113,7 +113,7 @@ describe('decodeEventLine', () => {
     );
     assert.equal(reasonOf(line(with_('metric', { layers: [{ name: 'fc', value: 'big' }] }))), 'metric event: layers[0].value must be a finite number or null, not the string "big"');
     assert.equal(reasonOf(line(with_('metric', { data: [1, 2] }))), 'metric event: data must be an object, not an array');
-    assert.match(reasonOf(line(with_('metric', { uncertainty: { kind: 'sigma' } }))), /metric event: uncertainty\.kind must be one of "ci95", "bootstrap90", "residual", "stderr", not the string "sigma"/);
+    assert.match(reasonOf(line(with_('metric', { uncertainty: { kind: 'sigma' } }))), /metric event: uncertainty\.kind must be one of "ci95", "interval90", "residual", "stderr", not the string "sigma"/);
     assert.match(reasonOf(line(with_('error', { kind: 'segfault' }))), /error event: kind must be one of .*"cancelled"/);
     assert.match(reasonOf(line(with_('done', { status: 'running' }))), /done event: status must be one of "ok", "error", "cancelled"/);
     assert.equal(reasonOf(line(with_('warning', { message: ['a'] }))), 'warning event: message must be a string, not an array');

@@ -1,0 +1,129 @@
+/** `regscope probe` and `regscope runs`: probe runs from a terminal or CI. */
+import * as path from 'node:path';
+import { loadPythonParser } from '../host/parserLoader';
+import type { ProbeMetric, RunRecord } from '../protocol';
+import type { InterpreterCandidate } from '../probe/interpreter';
+import { defaultCandidates } from '../probe/interpreter';
+import { ALL_METRICS } from '../probe/plan';
+import { ProbeSetupError, startPythonProbe } from '../probe/pythonEngine';
+import { listRuns } from '../probe/runStore';
+import { fmt, formatProbeSummary } from './formatProbe';
+import { parseArgs, UsageError } from './parseArgs';
+
+interface Io {
+  out(s: string): void;
+  err(s: string): void;
+  isTty: boolean;
+}
+
+export const PROBE_USAGE = `  regscope probe SCRIPT [--engine python] [--python PATH] [--steps N]
+                        [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape]
+                        [--timeout SECONDS] [--seed N] [--out DIR] [--json] [-- SCRIPT ARGS...]
+  regscope runs [--out DIR] [--json]`;
+
+const ENGINES = ['python', 'auto', 'tfjs', 'ssh', 'slurm'];
+
+function metricsFlag(v: string | true | undefined): ProbeMetric[] | undefined {
+  if (typeof v !== 'string') return undefined;
+  const names = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const n of names) if (!(ALL_METRICS as readonly string[]).includes(n)) throw new UsageError(`unknown metric "${n}" (choose from ${ALL_METRICS.join(', ')})`);
+  return names as ProbeMetric[];
+}
+
+function intFlag(v: string | true | undefined, name: string, min: number): number | undefined {
+  if (typeof v !== 'string') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+export async function probe(argv: readonly string[], io: Io): Promise<number> {
+  const a = parseArgs(argv, {
+    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed'],
+    booleans: ['json', 'full-landscape'],
+  });
+  if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
+  const engine = typeof a.flags.get('engine') === 'string' ? (a.flags.get('engine') as string) : 'auto';
+  if (!ENGINES.includes(engine)) throw new UsageError(`unknown engine "${engine}" (python, auto)`);
+  if (engine !== 'python' && engine !== 'auto') {
+    io.err(`regscope: the ${engine} engine is not available in this version; use --engine python\n`);
+    return 2;
+  }
+  const python = a.flags.get('python');
+  const candidates: InterpreterCandidate[] = typeof python === 'string'
+    ? [{ path: python, origin: 'setting', name: '--python' }]
+    : defaultCandidates();
+  const storeRoot = path.resolve(typeof a.flags.get('out') === 'string' ? (a.flags.get('out') as string) : process.cwd());
+  const json = a.flags.get('json') === true;
+  const script = a.positionals[0]!;
+  const parser = await loadPythonParser();
+  let running;
+  try {
+    running = await startPythonProbe(parser, {
+      script, args: a.rest, storeRoot, steps: intFlag(a.flags.get('steps'), 'steps', 1),
+      metrics: metricsFlag(a.flags.get('metrics')), fullLandscape: a.flags.get('full-landscape') === true || undefined,
+      seed: intFlag(a.flags.get('seed'), 'seed', 0), timeoutSeconds: intFlag(a.flags.get('timeout'), 'timeout', 1), candidates,
+    }, {
+      event: (e) => {
+        if (json) return;
+        if (e.type === 'step') io.err(`  step ${e.step}: loss ${fmt(e.loss)}, lr ${fmt(e.lr)}\n`);
+        else if (e.type === 'progress' && e.message) io.err(`  ${e.phase}: ${e.message}\n`);
+        else if (e.type === 'error') io.err(`  error (${e.kind}): ${e.message}\n`);
+      },
+    });
+  } catch (e) {
+    if (e instanceof ProbeSetupError) {
+      io.err(`regscope: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (!json) io.err(`Probing ${script} with ${running.interpreter.path} (torch ${running.interpreter.torchVersion}); run ${running.runId}\n`);
+  // The harness runs in its own process group (so it can be killed as a whole), which also means
+  // Ctrl-C in the terminal does not reach it: forward it as a cancel.
+  const onSignal = (): void => { void running.cancel(); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const finished = await running.done.finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
+  const display = path.relative(process.cwd(), path.resolve(script)) || script;
+  if (json) {
+    io.out(`${JSON.stringify({ run: finished.record, runDir: running.runDir, plan: running.plan }, null, 2)}\n`);
+  } else {
+    io.out(formatProbeSummary(finished.record, finished.summary, finished.findings, display));
+    io.out(`run stored in ${path.relative(process.cwd(), running.runDir) || running.runDir} (events.jsonl, run.json, stderr.log)\n`);
+  }
+  return finished.record.status === 'ok' ? 0 : finished.record.status === 'cancelled' ? 130 : 1;
+}
+
+export async function runs(argv: readonly string[], io: Io): Promise<number> {
+  const a = parseArgs(argv, { values: ['out'], booleans: ['json'] });
+  if (a.positionals.length > 0) throw new UsageError('runs takes no positional arguments');
+  const root = path.resolve(typeof a.flags.get('out') === 'string' ? (a.flags.get('out') as string) : process.cwd());
+  const skipped: string[] = [];
+  const records = await listRuns(root, (s) => skipped.push(`${s.dir}: ${s.reason}`));
+  if (a.flags.get('json') === true) {
+    io.out(`${JSON.stringify({ runs: records, skipped }, null, 2)}\n`);
+    return 0;
+  }
+  if (records.length === 0) {
+    io.out(`no probe runs under ${path.join(root, '.regscope', 'runs')}\n`);
+  } else {
+    io.out(formatRunTable(records));
+  }
+  for (const s of skipped) io.err(`skipped ${s}\n`);
+  return 0;
+}
+
+function formatRunTable(records: readonly RunRecord[]): string {
+  const rows = records.map((r) => [
+    r.id, r.status, path.basename(r.script), String(r.steps), fmt(r.headline['hessian.top'] ?? null),
+    fmt(r.headline['hessian.trace'] ?? null), String(r.findings.length), r.error ? `${r.error.kind}: ${r.error.message.split('\n')[0]!.slice(0, 60)}` : '',
+  ]);
+  const header = ['run', 'status', 'script', 'steps', 'λ₁', 'tr(H)', 'findings', 'error'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}

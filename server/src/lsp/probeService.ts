@@ -1,0 +1,126 @@
+/**
+ * Probe runs started from the editor: starts and cancels them, forwards their events, remembers
+ * the latest finished run of each script, and turns it into PRB diagnostics on the current text
+ * (so a finding follows its line while the user edits). LSP-free: the binding file wires it.
+ */
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AnalysisResult } from '../analysis/analyze';
+import type { ParsedDocument } from '../analysis/document';
+import type { PythonParser } from '../analysis/syntax/pythonParser';
+import type {
+  ProbeEventParams, ProbeFinding, ProbeListResult, ProbeStartParams, ProbeStartResult, RunRecord,
+} from '../protocol';
+import { defaultCandidates, type InterpreterCandidate } from '../probe/interpreter';
+import { probeAnchors } from '../probe/probeAnchors';
+import { probeFindings } from '../probe/probeFindings';
+import { startPythonProbe, type RunningProbe } from '../probe/pythonEngine';
+import { listRuns, readRun, runDir } from '../probe/runStore';
+import { summarizeEvents, type RunSummary } from '../probe/runSummary';
+import { filePath } from './analysisService';
+
+export interface ProbeHost {
+  event(params: ProbeEventParams): void;
+  /** A run of this script finished: its diagnostics changed. */
+  refresh(scriptUri: string): void;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+interface LatestRun {
+  readonly runId: string;
+  readonly root: string;
+  readonly summary: RunSummary;
+}
+
+export class ProbeService {
+  private readonly running = new Map<string, RunningProbe>();
+  private readonly latest = new Map<string, LatestRun | null>();
+
+  constructor(
+    private readonly parser: PythonParser,
+    private readonly host: ProbeHost,
+    private readonly folders: () => readonly string[],
+    private readonly pythonSetting: () => string | undefined,
+  ) {}
+
+  /** The workspace folder holding the script (its runs go under `<folder>/.regscope/`), else the script's folder. */
+  storeRootFor(script: string): string {
+    const roots = this.folders().map(filePath).filter((p): p is string => !!p)
+      .filter((r) => script === r || script.startsWith(r.endsWith(path.sep) ? r : r + path.sep))
+      .sort((a, b) => b.length - a.length);
+    return roots[0] ?? path.dirname(script);
+  }
+
+  async start(params: ProbeStartParams): Promise<ProbeStartResult> {
+    const script = filePath(params.uri);
+    if (!script) throw new Error(`only files on disk can be probed (${params.uri})`);
+    const candidates: InterpreterCandidate[] = [];
+    const setting = this.pythonSetting();
+    if (setting) candidates.push({ path: setting, origin: 'setting', name: 'regscope.pythonPath' });
+    if (params.python && params.python !== setting) candidates.push({ path: params.python, origin: 'python-extension', name: "the Python extension's interpreter" });
+    candidates.push(...defaultCandidates());
+    const root = this.storeRootFor(script);
+    let runId = '';
+    const probe = await startPythonProbe(this.parser, {
+      script, args: params.args ?? [], storeRoot: root, steps: params.steps, metrics: params.metrics, candidates,
+    }, {
+      event: (event) => { if (runId) this.host.event({ runId, event }); },
+      malformed: (line) => this.host.log('warn', `probe ${runId}: ${line.reason}: ${line.line.slice(0, 200)}`),
+    });
+    runId = probe.runId;
+    this.running.set(runId, probe);
+    this.host.log('info', `probe ${runId} of ${script}: ${probe.interpreter.reason}`);
+    void probe.done.then((finished) => {
+      this.running.delete(runId);
+      this.latest.set(script, { runId, root, summary: finished.summary });
+      this.host.log('info', `probe ${runId} ended: ${finished.record.status}${finished.record.error ? ` (${finished.record.error.kind}: ${finished.record.error.message})` : ''}`);
+      this.host.refresh(pathToFileURL(script).href);
+    }, (e: unknown) => {
+      this.running.delete(runId);
+      this.host.log('error', `probe ${runId} failed: ${(e as Error).stack ?? e}`);
+    });
+    return { runId, runDir: probe.runDir, interpreter: probe.interpreter.path, engineReason: `python: ${probe.interpreter.reason}` };
+  }
+
+  async cancel(runId: string): Promise<boolean> {
+    const probe = this.running.get(runId);
+    if (!probe) return false;
+    await probe.cancel();
+    return true;
+  }
+
+  async list(uri: string | undefined): Promise<ProbeListResult> {
+    const roots = uri
+      ? [filePath(uri)].filter((p): p is string => !!p).map((p) => (p.endsWith('.py') ? this.storeRootFor(p) : p))
+      : this.folders().map(filePath).filter((p): p is string => !!p);
+    const runs: RunRecord[] = [];
+    for (const root of new Set(roots)) runs.push(...await listRuns(root));
+    runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    return { runs };
+  }
+
+  /** Loads the newest finished run of the script from the store, once, so findings survive a restart. */
+  async loadLatest(scriptUri: string): Promise<void> {
+    const script = filePath(scriptUri);
+    if (!script || this.latest.has(script)) return;
+    this.latest.set(script, null);
+    const root = this.storeRootFor(script);
+    const record = (await listRuns(root)).find((r) => r.script === script && r.status !== 'running');
+    if (!record) return;
+    const stored = await readRun(runDir(root, record.id));
+    this.latest.set(script, { runId: record.id, root, summary: summarizeEvents(stored.events) });
+    this.host.refresh(scriptUri);
+  }
+
+  /** PRB findings of the script's latest run, placed on the current text. */
+  findingsFor(uri: string, doc: ParsedDocument, analysis: AnalysisResult): { findings: ProbeFinding[]; runDir: string } | undefined {
+    const script = filePath(uri);
+    const latest = script ? this.latest.get(script) : undefined;
+    if (!latest) return undefined;
+    return { findings: probeFindings(latest.summary, probeAnchors(doc, analysis), latest.runId), runDir: runDir(latest.root, latest.runId) };
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.running.values()].map((p) => p.cancel()));
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * One probe run on the Python engine, start to finish: analyse the script and build its plan,
+ * find an interpreter with torch, start the harness (no shell), store every event as it arrives,
+ * and end with a run record and its PRB findings, whatever happened to the process.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { PythonParser } from '../analysis/syntax/pythonParser';
+import { DEFAULT_SETTINGS } from '../analysis/settings';
+import { analyzeDiskFile } from '../host/analyzeDiskFile';
+import type { ErrorEvent, MalformedLine, ProbeEvent, ProbeFinding, ProbeMetric, ProbePlan, RunRecord } from '../protocol';
+import { defaultCandidates, findTorchInterpreter, type InterpreterCandidate, type InterpreterInfo } from './interpreter';
+import { buildProbePlan } from './plan';
+import { probeAnchors, type ProbeAnchors } from './probeAnchors';
+import { probeFindings } from './probeFindings';
+import { startHarness, type ExitInfo, type HarnessHandle } from './pythonProcess';
+import { newRunId, RunWriter } from './runStore';
+import { summarizeEvents, type RunSummary } from './runSummary';
+
+export interface ProbeRequest {
+  readonly script: string;
+  readonly args: readonly string[];
+  /** Where `.regscope/runs/` lives: the workspace folder (or the current directory for the CLI). */
+  readonly storeRoot: string;
+  readonly cwd?: string;
+  readonly steps?: number;
+  readonly metrics?: readonly ProbeMetric[];
+  readonly fullLandscape?: boolean;
+  readonly seed?: number;
+  readonly timeoutSeconds?: number;
+  /** Interpreters to try in order; an explicit `--python` or setting comes first. */
+  readonly candidates?: readonly InterpreterCandidate[];
+}
+
+export interface ProbeListener {
+  event?(event: ProbeEvent): void;
+  malformed?(line: MalformedLine): void;
+  output?(text: string): void;
+}
+
+export interface RunningProbe {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly interpreter: InterpreterInfo;
+  readonly plan: ProbePlan;
+  readonly planNotes: readonly string[];
+  readonly done: Promise<FinishedProbe>;
+  cancel(): Promise<void>;
+}
+
+export interface FinishedProbe {
+  readonly record: RunRecord;
+  readonly summary: RunSummary;
+  readonly findings: readonly ProbeFinding[];
+  readonly events: readonly ProbeEvent[];
+}
+
+const KILL_BACKSTOP_SECONDS = 10;
+
+/** A probe that cannot start: no torch, an unreadable script. The message says what to do. */
+export class ProbeSetupError extends Error {}
+
+/** The folder holding the `regscope_probe` package: beside the bundle, or in the source tree. */
+export function harnessDir(): string {
+  const candidates = [path.join(__dirname, 'python'), path.resolve(__dirname, '../../python'), path.resolve(__dirname, '../server/python')];
+  const found = candidates.find((d) => fs.existsSync(path.join(d, 'regscope_probe', '__main__.py')));
+  if (!found) throw new ProbeSetupError(`the probe runtime (regscope_probe) is missing from this installation; looked in ${candidates.join(', ')}`);
+  return found;
+}
+
+export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, listener: ProbeListener = {}): Promise<RunningProbe> {
+  const script = path.resolve(req.script);
+  if (!fs.existsSync(script)) throw new ProbeSetupError(`cannot probe ${req.script}: no such file`);
+  const cwd = req.cwd ?? path.dirname(script);
+  const analysis = analyzeDiskFile(parser, script, DEFAULT_SETTINGS, [req.storeRoot, cwd]);
+  const { plan, notes } = buildProbePlan(analysis.document, analysis, {
+    script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
+    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape,
+  });
+  const anchors = probeAnchors(analysis.document, analysis);
+  const search = await findTorchInterpreter(req.candidates ?? defaultCandidates(), { cwd });
+  if ('missing' in search) throw new ProbeSetupError(search.missing);
+  const interpreter = search.found;
+
+  const runId = newRunId(script);
+  const startedAt = new Date().toISOString();
+  const initial: RunRecord = {
+    v: 1, id: runId, script, args: req.args, engine: 'python', engineReason: `python: ${interpreter.reason}`,
+    interpreter: interpreter.path, status: 'running', startedAt, endedAt: null, steps: 0, device: null,
+    torch: interpreter.torchVersion, error: null, headline: {}, findings: [], warnings: [...notes],
+    cost: { hvps: 0, passes: 0, seconds: 0 },
+  };
+  const writer = await RunWriter.create(req.storeRoot, runId, plan, initial);
+  const events: ProbeEvent[] = [];
+  const malformed: MalformedLine[] = [];
+  const record = (event: ProbeEvent): void => {
+    events.push(event);
+    writer.appendEvent(event);
+    listener.event?.(event);
+  };
+  let handle: HarnessHandle;
+  try {
+    handle = startHarness({
+      interpreter: interpreter.path,
+      harnessDir: harnessDir(),
+      planPath: path.join(writer.dir, 'plan.json'),
+      script,
+      args: req.args,
+      cwd,
+      // The harness stops itself at the plan's timeout and reports it; killing the process group
+      // a little later is the backstop for a hang inside native code, where Python cannot act.
+      timeoutMs: (plan.budget.timeoutSeconds + KILL_BACKSTOP_SECONDS) * 1000,
+      onEvent: record,
+      onMalformed: (line) => {
+        malformed.push(line);
+        listener.malformed?.(line);
+      },
+      onStderr: (text) => {
+        writer.appendStderr(text);
+        listener.output?.(text);
+      },
+    });
+  } catch (e) {
+    await writer.close();
+    throw e;
+  }
+  const done = handle.done.then(async (exit) => {
+    const ending = closingEvents(events, exit, plan);
+    for (const e of ending) record(e);
+    const summary = summarizeEvents(events);
+    const findings = probeFindings(summary, anchors, runId);
+    const final = finalRecord(initial, summary, findings, malformed, exit);
+    await writer.writeRecord(final);
+    await writer.close();
+    return { record: final, summary, findings, events };
+  });
+  return {
+    runId, runDir: writer.dir, interpreter, plan, planNotes: notes, done,
+    cancel: async () => { await handle.cancel(); },
+  };
+}
+
+/** Anchors for findings of a stored run, from the script as it is now. */
+export function anchorsFor(parser: PythonParser, script: string, root: string): ProbeAnchors {
+  const analysis = analyzeDiskFile(parser, script, DEFAULT_SETTINGS, [root]);
+  return probeAnchors(analysis.document, analysis);
+}
+
+/** The events the harness could not send itself: it was killed, timed out or died. */
+function closingEvents(events: readonly ProbeEvent[], exit: ExitInfo, plan: ProbePlan): ProbeEvent[] {
+  if (events.some((e) => e.type === 'done') && exit.reason === 'exited') return [];
+  const t = events.at(-1)?.t ?? 0;
+  const lastStep = [...events].reverse().find((e) => e.type === 'step');
+  const step = lastStep?.type === 'step' ? lastStep.step : 0;
+  const hadError = events.some((e) => e.type === 'error');
+  const out: ProbeEvent[] = [];
+  const error = (kind: ErrorEvent['kind'], message: string): void => {
+    if (!hadError) out.push({ v: 1, type: 'error', t, kind, message, step });
+  };
+  switch (exit.reason) {
+    case 'timeout':
+      error('timeout', `the probe did not finish within ${plan.budget.timeoutSeconds} s and was killed after ${step} steps (the stack of the hang is in stderr.log)`);
+      break;
+    case 'cancelled':
+      error('cancelled', `the probe was cancelled after ${step} steps`);
+      break;
+    case 'spawn-error':
+      error('spawn', exit.spawnError ?? 'the interpreter could not be started');
+      break;
+    case 'exited':
+      error('harness', `the probe process ended (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`}) without reporting a result; its output is in stderr.log`);
+      break;
+  }
+  if (!events.some((e) => e.type === 'done')) {
+    const status = exit.reason === 'cancelled' ? 'cancelled' : 'error';
+    out.push({ v: 1, type: 'done', t, status, steps: step, seconds: exit.seconds, cost: { hvps: 0, passes: 0 } });
+  }
+  return out;
+}
+
+function finalRecord(initial: RunRecord, summary: RunSummary, findings: readonly ProbeFinding[], malformed: readonly MalformedLine[], exit: ExitInfo): RunRecord {
+  const headline: Record<string, number | null> = {};
+  for (const [name, m] of summary.metrics) headline[name] = typeof m.value === 'number' ? m.value : null;
+  const warnings = [...initial.warnings, ...summary.warnings];
+  if (malformed.length > 0) warnings.push(`${malformed.length} line(s) of the probe's output were not valid events (first: ${malformed[0]!.reason})`);
+  // A run killed by the backstop may still have said `cancelled` on its way out: it timed out.
+  const status = exit.reason === 'timeout' ? 'error' : summary.done?.status ?? 'error';
+  const error = exit.reason === 'timeout' && summary.error?.kind !== 'timeout'
+    ? { kind: 'timeout' as const, message: 'the probe did not finish in time and was killed' }
+    : summary.error ? { kind: summary.error.kind, message: summary.error.message } : null;
+  return {
+    ...initial,
+    status,
+    endedAt: new Date().toISOString(),
+    steps: summary.done?.steps ?? summary.steps.length,
+    device: summary.hello ? `${summary.hello.device.type}: ${summary.hello.device.name}` : null,
+    torch: summary.hello?.torch ?? initial.torch,
+    error,
+    headline,
+    findings,
+    warnings,
+    cost: { hvps: summary.cost.hvps, passes: summary.cost.passes, seconds: exit.seconds },
+  };
+}

@@ -1,0 +1,62 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { ProbeEventParams, ProbeListResult, ProbeStartResult } from '../../src/protocol';
+import { lineOf, torchSkip, trainScript, workspace } from '../probe/probeScripts';
+import { LspTestClient } from './lspClient';
+
+/** Probe runs through the real server: start, stream events, PRB diagnostics on the right line. */
+describe('language server: probe runs', { skip: torchSkip() }, () => {
+  let client: LspTestClient;
+  let dir: string;
+  const text = trainScript({ lr: '1e12' });
+  let uri: string;
+
+  before(async () => {
+    dir = workspace({ 'train.py': text });
+    uri = pathToFileURL(path.join(dir, 'train.py')).href;
+    client = new LspTestClient();
+    await client.initialize(pathToFileURL(dir).href);
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'python', version: 1, text } });
+    await client.diagnostics(uri);
+  });
+
+  after(async () => {
+    await client.shutdown();
+  });
+
+  it('start → events stream → the run ends → PRB007 (divergence) sits on the lr argument', async () => {
+    const started = (await client.connection.sendRequest('regscope/probe/start', { uri, steps: 6, metrics: ['hessian'] })) as ProbeStartResult;
+    assert.match(started.runId, /^\d{8}-\d{6}-train-[0-9a-f]{4}$/);
+    assert.match(started.engineReason, /has torch/);
+    const withProbe = await client.diagnostics(uri, (p) => p.diagnostics.some((d) => d.code === 'PRB007'), 120_000);
+    const prb = withProbe.diagnostics.find((d) => d.code === 'PRB007')!;
+    assert.equal(prb.range.start.line, lineOf(text, 'lr=1e12') - 1);
+    assert.equal(text.split('\n')[prb.range.start.line]!.slice(prb.range.start.character, prb.range.end.character), 'lr=1e12');
+    assert.equal(prb.source, 'regscope probe');
+    assert.match(String(prb.message), /NaN|diverg/);
+    assert.match(String(prb.message), /lr = 1e12/);
+    assert.match(prb.relatedInformation?.[0]?.location.uri ?? '', /run\.json$/);
+    const events = client.notifications.filter((n) => n.method === 'regscope/probe/event').map((n) => n.params as ProbeEventParams);
+    assert.ok(events.every((e) => e.runId === started.runId));
+    assert.deepEqual([events[0]?.event.type, events.at(-1)?.event.type], ['hello', 'done']);
+    const list = (await client.connection.sendRequest('regscope/probe/list', { uri })) as ProbeListResult;
+    assert.equal(list.runs[0]?.id, started.runId);
+    assert.ok(list.runs[0]?.findings.some((f) => f.rule === 'PRB007'));
+  });
+
+  it('a finding follows its line while the user edits', async () => {
+    const edited = `# a comment line\n${text}`;
+    await client.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 2 }, contentChanges: [{ text: edited }] });
+    const p = await client.diagnostics(uri, (d) => d.version === 2);
+    const prb = p.diagnostics.find((d) => d.code === 'PRB007');
+    assert.equal(prb?.range.start.line, lineOf(edited, 'lr=1e12') - 1);
+  });
+
+  it('a setup error is an answer the client can show, and the server lives on', async () => {
+    await assert.rejects(client.connection.sendRequest('regscope/probe/start', { uri: pathToFileURL(path.join(dir, 'missing.py')).href }), /no such file/);
+    assert.ok(fs.existsSync(path.join(dir, '.regscope', '.gitignore')));
+  });
+});
