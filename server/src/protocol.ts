@@ -138,7 +138,7 @@ export interface ProbePlan {
 }
 
 export interface ProbeUncertainty {
-  readonly kind: 'ci95' | 'bootstrap90' | 'residual' | 'stderr';
+  readonly kind: 'ci95' | 'interval90' | 'residual' | 'stderr';
   readonly low?: number;
   readonly high?: number;
   readonly halfWidth?: number;
