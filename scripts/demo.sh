@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# The README's main-job command: checks the shipped example scripts and prints what RegScope
-# finds, then the resolved hyperparameters of one of them.
+# The README's main-job command: checks the shipped example scripts, then probes one of them
+# (edge_of_stability.py: a learning rate at the edge of stability) with the Python engine and
+# prints the measured curvature, landscape, noise and weight spectra with the findings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
-[[ dist/cli.js -nt server/src/cli/main.ts ]] || { npx tsc -b && node esbuild.mjs; }
+[[ dist/cli.js -nt server/src/cli/main.ts && dist/python/regscope_probe/__main__.py -nt server/python/regscope_probe/__main__.py ]] || { npx tsc -b && node esbuild.mjs; }
 echo "== regscope check examples/" >&2
 node dist/cli.js check examples/ --fail-on never
 echo >&2
-echo "== regscope inspect examples/cnn_adam_problems.py (hyperparameters and where they come from)" >&2
-node dist/cli.js inspect examples/cnn_adam_problems.py | node -e '
-let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s);
-for (const h of m.hyperparameters) if (h.source!=="default" && (h.source!=="literal" || /Adam|SGD|LR|Loss|DataLoader/.test(h.owner))) console.log(`  line ${String(h.line).padStart(3)}  ${(h.owner+"."+h.name).padEnd(32)} = ${JSON.stringify(h.value)}  (${h.source}: ${h.detail})`);});'
+echo "== regscope probe examples/edge_of_stability.py (runs the script for 10 steps and measures)" >&2
+mkdir -p .demo
+set +e
+node dist/cli.js probe examples/edge_of_stability.py --out .demo
+code=$?
+set -e
+if [[ $code == 2 ]]; then
+  echo >&2
+  echo "The probe needs a Python with PyTorch. On Debian/Ubuntu: sudo apt-get install python3-torch" >&2
+  echo "(or: pip install torch, or run 'sudo bash scripts/setup-system.sh'). The static checks above need nothing." >&2
+  exit 0
+fi
+echo >&2
+echo "== regscope runs --out .demo (stored probe runs)" >&2
+node dist/cli.js runs --out .demo

@@ -35,6 +35,20 @@ describe('rule catalogue', () => {
     }
   });
 
+  it('every probe rule the engine can emit has a docs page and a README row', () => {
+    const source = fs.readFileSync(path.join(ROOT, 'server', 'src', 'probe', 'probeFindings.ts'), 'utf8');
+    const ids = [...new Set([...source.matchAll(/rule: '(PRB\d{3})'/g)].map((m) => m[1]!))].sort();
+    assert.deepEqual(ids, ['PRB001', 'PRB002', 'PRB003', 'PRB004', 'PRB005', 'PRB006', 'PRB007']);
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const id of ids) {
+      const text = fs.readFileSync(path.join(ROOT, 'docs', 'rules', `${id}.md`), 'utf8');
+      for (const section of ['## What it detects', '## Why it matters', '## Example', '## References']) {
+        assert.ok(text.includes(section), `${id}: "${section}" missing`);
+      }
+      assert.ok(readme.includes(`[${id}](docs/rules/${id}.md)`), `${id} missing from the README's probe rules`);
+    }
+  });
+
   it('the README rule list matches the catalogue', () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     assert.ok(readme.includes(ruleTableMarkdown()), 'README rule list is stale: run `npm run docs:rules`');
