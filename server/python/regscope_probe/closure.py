@@ -69,15 +69,6 @@ class LossClosure:
             return self.locals[name]
         return self.globals.get(name)
 
-    def model(self) -> Optional[torch.nn.Module]:
-        if not self.spec.model:
-            return None
-        try:
-            value = eval(self.spec.model, self.globals, dict(self.locals))  # noqa: S307 - the user's own code
-        except Exception:
-            return None
-        return value if isinstance(value, torch.nn.Module) else None
-
     def __call__(self, micro: Optional[int] = None, of: int = 1) -> torch.Tensor:
         scope = dict(self.locals)
         if micro is not None:

@@ -37,11 +37,6 @@ def choose_micro_batches(batch_size: int, requested: int = 16) -> int:
     return m
 
 
-def split_batch(tensors: Tuple[torch.Tensor, ...], m: int) -> List[Tuple[torch.Tensor, ...]]:
-    size = tensors[0].shape[0] // m
-    return [tuple(t[i * size:(i + 1) * size] for t in tensors) for i in range(m)]
-
-
 def micro_batch_gradients(loss_of_micro: Callable[[int], torch.Tensor], m: int, space: ParamSpace) -> torch.Tensor:
     rows = []
     for i in range(m):

@@ -20,11 +20,6 @@ def preserved_rng() -> Iterator[None]:
             torch.cuda.set_rng_state_all(cuda)
 
 
-def seed_everything(seed: int) -> None:
-    """Common random numbers: the same dropout masks (and any other draw) at every evaluation."""
-    torch.manual_seed(seed)
-
-
 @contextlib.contextmanager
 def preserved_buffers(modules: List[Optional[torch.nn.Module]]) -> Iterator[None]:
     """BatchNorm running statistics (and every other buffer) as they were before."""

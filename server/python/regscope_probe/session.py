@@ -58,6 +58,7 @@ class ProbeSession:
         self._measure_seconds = 0.0
         self._originals: Dict[str, Any] = {}
         self._in_hook = False
+        self._snapshot_warned = False
 
     # -- installation ---------------------------------------------------------------------
 
@@ -217,6 +218,11 @@ class ProbeSession:
         grad_norm = _grad_norm(opt)
         space = self.space
         before = None
+        if space is not None and space.numel > SNAPSHOT_LIMIT and not self._snapshot_warned:
+            self._snapshot_warned = True
+            self.sink.emit("warning", code="no-trajectory",
+                           message=f"{space.numel:,} parameters: the trajectory and update ratios are skipped "
+                                   f"(they copy the parameters every step; the limit is {SNAPSHOT_LIMIT:,})")
         if space is not None and space.numel <= SNAPSHOT_LIMIT:
             before = space.values()
             self.snapshots.append((step_no - 1, before.cpu(), self.last_loss))

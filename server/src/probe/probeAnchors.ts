@@ -7,6 +7,7 @@ import type { AnalysisResult } from '../analysis/analyze';
 import type { ParsedDocument } from '../analysis/document';
 import type { Hyperparameter } from '../analysis/model/trainingScript';
 import type { SyntaxNode } from '../analysis/syntax/syntaxNode';
+import { formatValue } from '../analysis/values/pyValue';
 
 export interface Anchor {
   /** 1-based line, 0-based columns (UTF-16), on one line. */
@@ -34,8 +35,13 @@ export function probeAnchors(doc: ParsedDocument, analysis: AnalysisResult): Pro
     const endColumn = end.line === start.line ? end.character : doc.text.indexOf('\n', node.start) - (node.start - start.character);
     return { line: start.line + 1, column: start.character, endColumn: Math.max(endColumn, start.character + 1), detail };
   };
-  const hyper = (h: Hyperparameter | undefined): Anchor | undefined =>
-    h ? at(h.anchor, `${doc.text.slice(h.node?.start ?? h.anchor.start, h.node?.end ?? h.anchor.start) || 'default'} (${h.resolved.detail})`) : undefined;
+  // `0.4 (--lr default)`: the value as resolved, else the expression as written, and its provenance.
+  const hyper = (h: Hyperparameter | undefined): Anchor | undefined => {
+    if (!h) return undefined;
+    const written = h.node ? doc.text.slice(h.node.start, h.node.end) : 'default';
+    const value = h.resolved.value ? formatValue(h.resolved.value) : written;
+    return at(h.anchor, value === h.resolved.detail ? value : `${value} (${h.resolved.detail})`);
+  };
   const opt = analysis.model.optimizers[0];
   const trainLoader = analysis.model.dataLoaders.find((d) => d.role === 'train') ?? analysis.model.dataLoaders[0];
   const layers = new Map<string, Anchor>();
