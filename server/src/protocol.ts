@@ -104,6 +104,8 @@ export interface ProbeClosure {
   readonly line: number;
 }
 
+export type LandscapeDirections = 'random' | 'eigen' | 'pca';
+
 export interface ProbePlan {
   readonly v: 1;
   readonly script: string;
@@ -131,7 +133,8 @@ export interface ProbePlan {
     readonly grid: number;
     readonly span: number;
     readonly refine: boolean;
-    readonly directions: 'random' | 'eigen';
+    /** Filter-normalized random, the top-2 Hessian eigenvectors, or the trajectory's two principal directions. */
+    readonly directions: LandscapeDirections;
   };
   readonly noise: { readonly microBatches: number };
   readonly hparamSources: readonly HparamSource[];

@@ -313,17 +313,23 @@ class Measurements:
         cfg = self.plan.landscape
         started = time.monotonic()
         center = space.values()
-        if cfg["directions"] == "eigen" and self.top_vectors is not None and self.top_vectors.shape[0] >= 2:
+        points = [(s, theta.to(center.device), loss) for s, theta, loss in trajectory]
+        if not points or points[-1][0] != step - 1:
+            points.append((step - 1, center, loss_value))  # the trajectory ends at the plot's centre
+        kind = cfg["directions"]
+        if kind == "eigen" and self.top_vectors is not None and self.top_vectors.shape[0] >= 2:
             d1, d2 = landscape.eigen_directions(self.top_vectors)
-            kind = "eigen"
+        elif kind == "pca" and len(points) >= 3:
+            d1, d2, _ = landscape.trajectory_pca_directions(points[:-1], center)
+            d1, d2 = d1.to(center.dtype), d2.to(center.dtype)
         else:
+            if kind != "random":
+                self.sink.emit("warning", code="landscape-directions",
+                               message=f"{kind} directions need {'the top Hessian eigenvectors (measure hessian too)' if kind == 'eigen' else 'at least 3 trajectory points'}; using random filter-normalized directions")
             d1 = landscape.filter_normalized_direction(space, self._generator(step + 61))
             d2 = landscape.filter_normalized_direction(space, self._generator(step + 67))
             kind = "random"
         probe = landscape.LossProbe(lambda: closure(), space, modules, seed=self.plan.seed)
-        points = [(s, theta.to(center.device), loss) for s, theta, loss in trajectory]
-        if not points or points[-1][0] != step - 1:
-            points.append((step - 1, center, loss_value))  # the trajectory ends at the plot's centre
         path = landscape.project_trajectory(points, center, d1, d2) if points else []
         last_emit = [0.0]
 

@@ -37,7 +37,8 @@ for epoch in range(100):
 CLOSURE = {"loss": "criterion(model(x), y)", "batch": ["x", "y"], "model": "model", "line": 15}
 
 
-def run_harness(script: str, plan_extra: Optional[Dict[str, Any]] = None, timeout: float = 120) -> tuple:
+def run_harness(script: str, plan_extra: Optional[Dict[str, Any]] = None, timeout: float = 120,
+                env_extra: Optional[Dict[str, str]] = None) -> tuple:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "train.py")
         with open(path, "w") as f:
@@ -51,7 +52,7 @@ def run_harness(script: str, plan_extra: Optional[Dict[str, Any]] = None, timeou
         plan_path = os.path.join(tmp, "plan.json")
         with open(plan_path, "w") as f:
             json.dump(plan, f)
-        env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
+        env = dict(os.environ, PYTHONPATH=PYTHON_DIR, **(env_extra or {}))
         proc = subprocess.run([sys.executable, "-m", "regscope_probe", "--plan", plan_path, "--", path],
                               cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
@@ -130,6 +131,22 @@ class HarnessOnAScript(unittest.TestCase):
                 self.assertEqual(grids[0]["loss"][i][j], final["loss"][i][j])
         self.assertEqual(len(metric(events, "landscape.1d")["data"]["loss"]), 21)
         self.assertEqual([p["step"] for p in final["trajectory"]], [0, 1, 2, 3, 4, 5])
+
+    def test_eigenvector_and_trajectory_directions(self) -> None:
+        for kind in ("eigen", "pca"):
+            _, events, err = run_harness(TRAIN.replace("LR", "0.1").replace("HOOK", "pass"),
+                                         {"landscape": {"preview": 5, "refine": False, "directions": kind}})
+            land = metric(events, "landscape.2d")["data"]
+            self.assertEqual(land["directions"], kind, err)
+            self.assertFalse([w for w in of_type(events, "warning")])
+            if kind == "pca":
+                # The trajectory lies (almost) in the plane of its own principal directions.
+                self.assertLess(max(p["residual"] for p in land["trajectory"]), 0.35)
+
+    def test_only_rank_0_reports(self) -> None:
+        code, events, _ = run_harness(TRAIN.replace("LR", "0.1").replace("HOOK", "pass"), env_extra={"RANK": "1", "WORLD_SIZE": "2"})
+        self.assertEqual(code, 0)
+        self.assertEqual(events, [])
 
     def test_the_training_continues_unchanged_between_probe_steps(self) -> None:
         # Same script without measurements: the losses must be identical step for step, so the

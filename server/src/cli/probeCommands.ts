@@ -17,7 +17,7 @@ interface Io {
 }
 
 export const PROBE_USAGE = `  regscope probe SCRIPT [--engine python] [--python PATH] [--steps N]
-                        [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape]
+                        [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape] [--directions random|eigen|pca]
                         [--timeout SECONDS] [--seed N] [--out DIR] [--json] [-- SCRIPT ARGS...]
   regscope runs [--out DIR] [--json]`;
 
@@ -39,7 +39,7 @@ function intFlag(v: string | true | undefined, name: string, min: number): numbe
 
 export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed'],
+    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions'],
     booleans: ['json', 'full-landscape'],
   });
   if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
@@ -55,6 +55,8 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
     : defaultCandidates();
   const storeRoot = path.resolve(typeof a.flags.get('out') === 'string' ? (a.flags.get('out') as string) : process.cwd());
   const json = a.flags.get('json') === true;
+  const directions = a.flags.get('directions') ?? 'random';
+  if (directions !== 'random' && directions !== 'eigen' && directions !== 'pca') throw new UsageError('--directions is random, eigen or pca');
   const script = a.positionals[0]!;
   const parser = await loadPythonParser();
   let running;
@@ -62,7 +64,7 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
     running = await startPythonProbe(parser, {
       script, args: a.rest, storeRoot, steps: intFlag(a.flags.get('steps'), 'steps', 1),
       metrics: metricsFlag(a.flags.get('metrics')), fullLandscape: a.flags.get('full-landscape') === true || undefined,
-      seed: intFlag(a.flags.get('seed'), 'seed', 0), timeoutSeconds: intFlag(a.flags.get('timeout'), 'timeout', 1), candidates,
+      seed: intFlag(a.flags.get('seed'), 'seed', 0), directions, timeoutSeconds: intFlag(a.flags.get('timeout'), 'timeout', 1), candidates,
     }, {
       event: (e) => {
         if (json) return;

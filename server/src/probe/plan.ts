@@ -9,7 +9,7 @@ import type { AssignmentInfo, CallInfo } from '../analysis/facts/scriptFacts';
 import type { ParsedDocument } from '../analysis/document';
 import type { OptimizerModel, TrainingLoopModel } from '../analysis/model/trainingScript';
 import { walk, type SyntaxNode } from '../analysis/syntax/syntaxNode';
-import type { HparamSource, ProbeClosure, ProbeMetric, ProbePlan } from '../protocol';
+import type { HparamSource, LandscapeDirections, ProbeClosure, ProbeMetric, ProbePlan } from '../protocol';
 
 export const ALL_METRICS: readonly ProbeMetric[] = ['hessian', 'landscape', 'noise', 'weights', 'collapse'];
 export const DEFAULT_STEPS = 10;
@@ -26,6 +26,7 @@ export interface PlanOptions {
   readonly timeoutSeconds?: number;
   /** Refine the landscape to the full grid (default: only when the probe measures the landscape without the Hessian). */
   readonly fullLandscape?: boolean;
+  readonly directions?: LandscapeDirections;
 }
 
 export interface BuiltPlan {
@@ -59,7 +60,7 @@ export function buildProbePlan(doc: ParsedDocument, analysis: AnalysisResult, op
       span: 1,
       // The default probe draws the 5×5 preview; a landscape-only probe can afford the full grid.
       refine: opts.fullLandscape ?? (metrics.includes('landscape') && !metrics.includes('hessian')),
-      directions: 'random',
+      directions: opts.directions ?? 'random',
     },
     noise: { microBatches: 16 },
     hparamSources: hparamSources(doc, analysis),

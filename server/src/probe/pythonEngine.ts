@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import { DEFAULT_SETTINGS } from '../analysis/settings';
 import { analyzeDiskFile } from '../host/analyzeDiskFile';
-import type { ErrorEvent, MalformedLine, ProbeEvent, ProbeFinding, ProbeMetric, ProbePlan, RunRecord } from '../protocol';
+import type { ErrorEvent, LandscapeDirections, MalformedLine, ProbeEvent, ProbeFinding, ProbeMetric, ProbePlan, RunRecord } from '../protocol';
 import { defaultCandidates, findTorchInterpreter, type InterpreterCandidate, type InterpreterInfo } from './interpreter';
 import { buildProbePlan } from './plan';
 import { probeAnchors, type ProbeAnchors } from './probeAnchors';
@@ -26,6 +26,7 @@ export interface ProbeRequest {
   readonly steps?: number;
   readonly metrics?: readonly ProbeMetric[];
   readonly fullLandscape?: boolean;
+  readonly directions?: LandscapeDirections;
   readonly seed?: number;
   readonly timeoutSeconds?: number;
   /** Interpreters to try in order; an explicit `--python` or setting comes first. */
@@ -75,7 +76,7 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
   const analysis = analyzeDiskFile(parser, script, DEFAULT_SETTINGS, [req.storeRoot, cwd]);
   const { plan, notes } = buildProbePlan(analysis.document, analysis, {
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
-    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape,
+    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: req.directions,
   });
   const anchors = probeAnchors(analysis.document, analysis);
   const search = await findTorchInterpreter(req.candidates ?? defaultCandidates(), { cwd });

@@ -55,6 +55,26 @@ describe('language server: probe runs', { skip: torchSkip() }, () => {
     assert.equal(prb?.range.start.line, lineOf(edited, 'lr=1e12') - 1);
   });
 
+  it('cancel over LSP stops a running probe: the run ends cancelled', async () => {
+    const slow = trainScript({ hook: 'time.sleep(0.3)' });
+    fs.writeFileSync(path.join(dir, 'slow.py'), slow);
+    const slowUri = pathToFileURL(path.join(dir, 'slow.py')).href;
+    const started = (await client.connection.sendRequest('regscope/probe/start', { uri: slowUri, steps: 200, metrics: ['weights'] })) as ProbeStartResult;
+    const events = () => client.notifications.filter((n) => n.method === 'regscope/probe/event').map((n) => n.params as ProbeEventParams).filter((e) => e.runId === started.runId);
+    const until = async (predicate: () => boolean) => { for (let i = 0; i < 600 && !predicate(); i++) await new Promise((r) => setTimeout(r, 50)); };
+    await until(() => events().some((e) => e.event.type === 'step'));
+    assert.equal(await client.connection.sendRequest('regscope/probe/cancel', { runId: started.runId }), true);
+    await until(() => events().some((e) => e.event.type === 'done'));
+    const done = events().find((e) => e.event.type === 'done')?.event;
+    assert.equal(done?.type === 'done' && done.status, 'cancelled');
+    let record: ProbeListResult['runs'][number] | undefined;
+    for (let i = 0; i < 100 && record?.status !== 'cancelled'; i++) {
+      record = ((await client.connection.sendRequest('regscope/probe/list', { uri: slowUri })) as ProbeListResult).runs.find((r) => r.id === started.runId);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(record?.status, 'cancelled', 'the stored run says cancelled');
+  });
+
   it('a setup error is an answer the client can show, and the server lives on', async () => {
     await assert.rejects(client.connection.sendRequest('regscope/probe/start', { uri: pathToFileURL(path.join(dir, 'missing.py')).href }), /no such file/);
     assert.ok(fs.existsSync(path.join(dir, '.regscope', '.gitignore')));
