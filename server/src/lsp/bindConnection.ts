@@ -143,7 +143,7 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
 
   connection.onHover(guard('hover', null, (params) => {
     const found = service.resultFor(params.textDocument.uri);
-    return found ? hoverFor(found.result, found.doc.lines, params.position, found.path) ?? null : null;
+    return found ? hoverFor(found.result, found.doc.lines, params.position, found.path, probes.liveFor(params.textDocument.uri)) ?? null : null;
   }));
 
   connection.languages.inlayHint.on(guard('inlayHint', [], (params) => {

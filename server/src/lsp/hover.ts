@@ -7,6 +7,7 @@ import type { Hyperparameter, OptimizerModel } from '../analysis/model/trainingS
 import { usualRanges } from '../analysis/model/usualRanges';
 import type { LineIndex, Position } from '../analysis/positions';
 import { formatValue } from '../analysis/values/pyValue';
+import type { HparamsEvent, ParamGroupLive } from '../protocol';
 
 const SOURCE_LABEL = {
   literal: 'written here', constant: 'a constant in this file', argparse: 'a command-line default', config: 'a config',
@@ -29,8 +30,35 @@ function optimizerOf(result: AnalysisResult, h: Hyperparameter): OptimizerModel 
   return result.model.optimizers.find((o) => [...o.hyper.values()].includes(h) || o.paramGroups?.some((g) => [...g.hyper.values()].includes(h)));
 }
 
+/** Hyperparameters as the optimizers held them during the script's latest probe run. */
+export interface LiveHparams {
+  readonly runId: string;
+  readonly event: HparamsEvent;
+}
+
+const LIVE_FIELD: Readonly<Record<string, keyof ParamGroupLive>> = {
+  lr: 'lr', learning_rate: 'lr', momentum: 'momentum', betas: 'betas', weight_decay: 'weightDecay', eps: 'eps', nesterov: 'nesterov',
+};
+
+/** `Measured in probe run … at step 10: 0.4` for an optimizer hyperparameter, from its param group(s). */
+function liveLine(result: AnalysisResult, h: Hyperparameter, live: LiveHparams | undefined): string | undefined {
+  const field = LIVE_FIELD[h.name];
+  const opt = optimizerOf(result, h);
+  if (!live || !field || !opt) return undefined;
+  const index = result.model.optimizers.indexOf(opt);
+  const groups = live.event.optimizers[index]?.groups ?? [];
+  const groupIndex = opt.paramGroups?.findIndex((g) => [...g.hyper.values()].includes(h)) ?? -1;
+  const chosen = groupIndex >= 0 ? groups.filter((g) => g.index === groupIndex) : groups;
+  const shown = chosen.map((g) => g[field]).filter((v) => v !== undefined);
+  if (shown.length === 0) return undefined;
+  const text = (v: unknown): string => (Array.isArray(v) ? `(${v.join(', ')})` : String(v));
+  const distinct = [...new Set(shown.map(text))];
+  const value = distinct.length === 1 ? distinct[0] : chosen.map((g) => `group ${g.index}: ${text(g[field])}`).join(', ');
+  return `Measured in probe run \`${live.runId}\` at step ${live.event.step}: **\`${value}\`** (${live.event.optimizers[index]?.class ?? 'optimizer'}'s param group${chosen.length === 1 ? '' : 's'})`;
+}
+
 /** Value, where it came from (a link), the usual range for this optimizer family, and findings on it. */
-export function hoverFor(result: AnalysisResult, lines: LineIndex, pos: Position, scriptPath: string | undefined): Hover | undefined {
+export function hoverFor(result: AnalysisResult, lines: LineIndex, pos: Position, scriptPath: string | undefined, live?: LiveHparams): Hover | undefined {
   const h = hyperparameterAt(result, lines, pos);
   if (!h) return undefined;
   const r = h.resolved;
@@ -40,6 +68,8 @@ export function hoverFor(result: AnalysisResult, lines: LineIndex, pos: Position
   if (r.value === undefined) parts.push(`Not known before the script runs: ${r.detail}. Rules do not guess it.`);
   else if (r.source === 'literal') parts.push('Written here.');
   else parts.push(`From ${SOURCE_LABEL[r.source]}: ${r.detail}${where ? ` — ${where}` : ''}`);
+  const measured = liveLine(result, h, live);
+  if (measured) parts.push(measured);
   const opt = optimizerOf(result, h);
   const ranges = usualRanges(h.name, opt?.api.family);
   if (ranges.length > 0) parts.push(`Usual values:\n${ranges.map((u) => `- ${u.setting}: ${u.range} _(${u.source})_`).join('\n')}`);

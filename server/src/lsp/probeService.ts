@@ -9,7 +9,7 @@ import type { AnalysisResult } from '../analysis/analyze';
 import type { ParsedDocument } from '../analysis/document';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import type {
-  ProbeEventParams, ProbeFinding, ProbeListResult, ProbeStartParams, ProbeStartResult, RunRecord,
+  HparamsEvent, ProbeEventParams, ProbeFinding, ProbeListResult, ProbeStartParams, ProbeStartResult, RunRecord,
 } from '../protocol';
 import { defaultCandidates, type InterpreterCandidate } from '../probe/interpreter';
 import { probeAnchors } from '../probe/probeAnchors';
@@ -118,6 +118,13 @@ export class ProbeService {
     const latest = script ? this.latest.get(script) : undefined;
     if (!latest) return undefined;
     return { findings: probeFindings(latest.summary, probeAnchors(doc, analysis), latest.runId), runDir: runDir(latest.root, latest.runId) };
+  }
+
+  /** The live hyperparameters of the script's latest run, for hovers. */
+  liveFor(uri: string): { runId: string; event: HparamsEvent } | undefined {
+    const script = filePath(uri);
+    const latest = script ? this.latest.get(script) : undefined;
+    return latest?.summary.hparams ? { runId: latest.runId, event: latest.summary.hparams } : undefined;
   }
 
   async dispose(): Promise<void> {

@@ -45,6 +45,12 @@ describe('language server: probe runs', { skip: torchSkip() }, () => {
     const list = (await client.connection.sendRequest('regscope/probe/list', { uri })) as ProbeListResult;
     assert.equal(list.runs[0]?.id, started.runId);
     assert.ok(list.runs[0]?.findings.some((f) => f.rule === 'PRB007'));
+    // The hover on the lr shows the value the optimizer really held during the run.
+    const line = lineOf(text, 'lr=1e12') - 1;
+    const hover = (await client.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri }, position: { line, character: text.split('\n')[line]!.indexOf('lr=1e12') + 1 },
+    })) as { contents: { value: string } };
+    assert.match(hover.contents.value, new RegExp(`Measured in probe run \`${started.runId}\` at step \\d+: \\*\\*\`1000000000000\`\\*\\* \\(SGD`));
   });
 
   it('a finding follows its line while the user edits', async () => {
