@@ -78,8 +78,8 @@ def _exact_part(op: Any, q: torch.Tensor, blocks: Sequence[Block]) -> List[float
     """Per-block traces of H − P⊥HP⊥ = QQᵀH + HQQᵀ − QQᵀHQQᵀ (P⊥ = I − QQᵀ), exactly, from HQ."""
     hq = torch.stack([op.matvec(q[:, j]) for j in range(q.shape[1])], dim=1)
     m = q.t().mm(hq)
-    diag = 2 * (q * hq).sum(dim=1) - (q.mm(m) * q).sum(dim=1)
-    return [float(diag[b.start:b.end].sum(dtype=torch.float64)) for b in blocks]
+    diag = (2 * (q * hq).sum(dim=1) - (q.mm(m) * q).sum(dim=1)).detach().cpu().double()
+    return [float(diag[b.start:b.end].sum()) for b in blocks]
 
 
 def hutchinson_trace(op: Any, blocks: Sequence[Block], max_probes: int = 30, rel_tol: float = 0.02,
@@ -108,8 +108,9 @@ def hutchinson_trace(op: Any, blocks: Sequence[Block], max_probes: int = 30, rel
     converged = False
     for i in range(max(1, max_probes)):
         z = (torch.randint(0, 2, (op.dim,), generator=generator, dtype=torch.int64) * 2 - 1).to(device=device, dtype=dtype)
-        zhz = z * project(op.matvec(project(z)))
-        parts = [e + float(zhz[b.start:b.end].sum(dtype=torch.float64)) for e, b in zip(exact, blocks)]
+        # Sums in float64 on the CPU: exact enough for per-layer shares, and MPS has no float64.
+        zhz = (z * project(op.matvec(project(z)))).detach().cpu().double()
+        parts = [e + float(zhz[b.start:b.end].sum()) for e, b in zip(exact, blocks)]
         for j, value in enumerate(parts):
             per_block[j].append(value)
         estimates.append(sum(parts))

@@ -37,6 +37,11 @@ def choose_micro_batches(batch_size: int, requested: int = 16) -> int:
     return m
 
 
+def _f64(t: torch.Tensor) -> torch.Tensor:
+    """float64 where the device has it (MPS does not: there, on the CPU)."""
+    return t.double() if t.device.type != "mps" else t.cpu().double()
+
+
 def micro_batch_gradients(loss_of_micro: Callable[[int], torch.Tensor], m: int, space: ParamSpace) -> torch.Tensor:
     rows = []
     for i in range(m):
@@ -61,8 +66,9 @@ class NoiseScaleResult:
 def _scale(grads: torch.Tensor, b: int) -> Tuple[float, float]:
     m = grads.shape[0]
     big = b * m
-    small_sq = float((grads.double() ** 2).sum(dim=1).mean())
-    big_sq = float(grads.double().mean(dim=0).pow(2).sum())
+    g = _f64(grads)
+    small_sq = float((g ** 2).sum(dim=1).mean())
+    big_sq = float(g.mean(dim=0).pow(2).sum())
     g2 = (big * big_sq - b * small_sq) / (big - b)
     tr = (small_sq - big_sq) / (1.0 / b - 1.0 / big)
     return g2, tr
@@ -75,7 +81,7 @@ def gradient_noise_scale(grads: torch.Tensor, micro_batch_size: int, generator: 
     if g2 <= 0 or m < 3:
         return NoiseScaleResult(None, None, math.inf, tr, g2, m * micro_batch_size, micro_batch_size, m,
                                 "the gradient is not measurably larger than its noise at this batch size")
-    cpu = grads.double().cpu()
+    cpu = grads.detach().cpu().double()
     leave_one_out = []
     for i in range(m):
         keep = torch.cat([cpu[:i], cpu[i + 1:]])
@@ -94,7 +100,8 @@ def gradient_noise_scale(grads: torch.Tensor, micro_batch_size: int, generator: 
 
 def _spectrum(c: torch.Tensor, b: int) -> Dict[str, Any]:
     m = c.shape[0]
-    gram = c.double().mm(c.double().t()) / max(1, m - 1) * b
+    c = _f64(c)
+    gram = c.mm(c.t()) / max(1, m - 1) * b
     evals = torch.linalg.eigvalsh(gram).flip(0)[: max(1, m - 1)].clamp(min=0.0)
     values = [float(x) for x in evals]
     median = sorted(values)[len(values) // 2] if values else 0.0
@@ -115,7 +122,7 @@ def noise_spectrum(grads: torch.Tensor, blocks: Sequence[Block], micro_batch_siz
 
 
 def gsnr(grads: torch.Tensor, blocks: Sequence[Block], micro_batch_size: int = 1) -> Dict[str, Any]:
-    g = grads.double()
+    g = _f64(grads)
     mean = g.mean(dim=0)
     var = g.var(dim=0, unbiased=True)
     ok = var > 0
@@ -134,9 +141,10 @@ def gsnr(grads: torch.Tensor, blocks: Sequence[Block], micro_batch_size: int = 1
 def gradient_alignment(g: torch.Tensor, vectors: Optional[torch.Tensor]) -> Optional[float]:
     if vectors is None or vectors.shape[0] == 0:
         return None
-    norm2 = float(g.double().pow(2).sum())
+    g = _f64(g)
+    norm2 = float(g.pow(2).sum())
     if norm2 == 0:
         return None
-    q, _ = torch.linalg.qr(vectors.double().t())
-    proj = q.t().mv(g.double())
+    q, _ = torch.linalg.qr(_f64(vectors).to(g.device).t())
+    proj = q.t().mv(g)
     return float(proj.pow(2).sum()) / norm2
