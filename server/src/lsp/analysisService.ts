@@ -45,7 +45,7 @@ export class AnalysisService {
   private readonly configTexts: ConfigTextCache = new Map();
   private readonly reportedProblems = new Set<string>();
   /** Diagnostics from elsewhere (probe findings) for a document's current analysis. */
-  extraDiagnostics: ((uri: string, doc: ParsedDocument, result: AnalysisResult) => Diagnostic[]) | undefined;
+  extraDiagnostics: ((uri: string, doc: ParsedDocument, result: AnalysisResult, settings: AnalysisSettings) => Diagnostic[]) | undefined;
 
   constructor(
     private readonly parser: PythonParser,
@@ -195,8 +195,9 @@ export class AnalysisService {
     const t0 = performance.now();
     const reader = file ? fileSystemReader(file, this.workspaceFolders().map(filePath).filter((p): p is string => !!p), this.configTexts) : undefined;
     let result: AnalysisResult;
+    const settings = this.settingsFor(file);
     try {
-      result = analyze({ document: entry.doc, settings: this.settingsFor(file), files: reader ?? NO_FILES });
+      result = analyze({ document: entry.doc, settings, files: reader ?? NO_FILES });
     } catch (e) {
       // The core never throws on user code; if it does anyway, the server keeps running.
       this.host.log('error', `analysis of ${entry.uri} failed: ${(e as Error).stack ?? e}`);
@@ -209,7 +210,7 @@ export class AnalysisService {
     for (const n of result.notices) if (n.startsWith('Rule ')) this.host.log('error', `${entry.uri}: ${n}`);
     const diagnostics = result.findings.map((f) => toDiagnostic(entry.uri, f));
     try {
-      diagnostics.push(...(this.extraDiagnostics?.(entry.uri, entry.doc, result) ?? []));
+      diagnostics.push(...(this.extraDiagnostics?.(entry.uri, entry.doc, result, settings) ?? []));
     } catch (e) {
       this.host.log('error', `probe findings for ${entry.uri} failed: ${(e as Error).stack ?? e}`);
     }

@@ -10,6 +10,7 @@ import {
   Methods, type CheckWorkspaceParams, type CheckWorkspaceResult, type ProbeCancelParams, type ProbeListParams,
   type ProbeListResult, type ProbeStartParams, type ProbeStartResult, type StatusParams,
 } from '../protocol';
+import { filterProbeFindings } from '../probe/probeFindingFilter';
 import { ProbeSetupError } from '../probe/pythonEngine';
 import { ProbeService } from './probeService';
 import { toProbeDiagnostic } from './toDiagnostic';
@@ -43,11 +44,11 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
     refresh: (uri) => service.republish(uri),
     log: (level, message) => (level === 'error' ? connection.console.error(message) : level === 'warn' ? connection.console.warn(message) : connection.console.info(message)),
   }, () => folders, () => service.editorSettings.pythonInterpreter || undefined);
-  service.extraDiagnostics = (uri, doc, result) => {
+  service.extraDiagnostics = (uri, doc, result, settings) => {
     const found = probes.findingsFor(uri, doc, result);
     if (!found) return [];
     const record = pathToFileURL(path.join(found.runDir, 'run.json')).href;
-    return found.findings.map((f) => toProbeDiagnostic(f, record));
+    return filterProbeFindings(found.findings, doc.text, settings).map((f) => toProbeDiagnostic(f, record));
   };
 
   const guard = <P, R>(name: string, fallback: R, handler: (p: P) => R) => (p: P): R => {

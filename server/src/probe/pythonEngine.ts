@@ -8,10 +8,12 @@ import * as path from 'node:path';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import { DEFAULT_SETTINGS } from '../analysis/settings';
 import { analyzeDiskFile } from '../host/analyzeDiskFile';
+import { ProjectSettingsFinder } from '../host/projectSettings';
 import type { ErrorEvent, LandscapeDirections, MalformedLine, ProbeEvent, ProbeFinding, ProbeMetric, ProbePlan, RunRecord } from '../protocol';
 import { defaultCandidates, findTorchInterpreter, type InterpreterCandidate, type InterpreterInfo } from './interpreter';
 import { buildProbePlan } from './plan';
 import { probeAnchors, type ProbeAnchors } from './probeAnchors';
+import { filterProbeFindings } from './probeFindingFilter';
 import { probeFindings } from './probeFindings';
 import { startHarness, type ExitInfo, type HarnessHandle } from './pythonProcess';
 import { newRunId, RunWriter } from './runStore';
@@ -73,7 +75,8 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
   const script = path.resolve(req.script);
   if (!fs.existsSync(script)) throw new ProbeSetupError(`cannot probe ${req.script}: no such file`);
   const cwd = req.cwd ?? path.dirname(script);
-  const analysis = analyzeDiskFile(parser, script, DEFAULT_SETTINGS, [req.storeRoot, cwd]);
+  const settings = new ProjectSettingsFinder().forFile(script).settings;
+  const analysis = analyzeDiskFile(parser, script, settings, [req.storeRoot, cwd]);
   const { plan, notes } = buildProbePlan(analysis.document, analysis, {
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
     timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: req.directions,
@@ -129,7 +132,7 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
     const ending = closingEvents(events, exit, plan);
     for (const e of ending) record(e);
     const summary = summarizeEvents(events);
-    const findings = probeFindings(summary, anchors, runId);
+    const findings = filterProbeFindings(probeFindings(summary, anchors, runId), analysis.document.text, settings);
     const final = finalRecord(initial, summary, findings, malformed, exit);
     await writer.writeRecord(final);
     await writer.close();

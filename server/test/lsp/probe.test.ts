@@ -59,6 +59,13 @@ describe('language server: probe runs', { skip: torchSkip() }, () => {
     const p = await client.diagnostics(uri, (d) => d.version === 2);
     const prb = p.diagnostics.find((d) => d.code === 'PRB007');
     assert.equal(prb?.range.start.line, lineOf(edited, 'lr=1e12') - 1);
+    // …and obeys the suppression comment like every other rule.
+    const silenced = edited.replace('momentum=0.9)', 'momentum=0.9)  # regscope: ignore[PRB007]');
+    await client.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 3 }, contentChanges: [{ text: silenced }] });
+    const q = await client.diagnostics(uri, (d) => d.version === 3);
+    assert.equal(q.diagnostics.find((d) => d.code === 'PRB007'), undefined);
+    await client.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 4 }, contentChanges: [{ text: edited }] });
+    await client.diagnostics(uri, (d) => d.version === 4);
   });
 
   it('cancel over LSP stops a running probe: the run ends cancelled', async () => {
