@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CodeServer, ROOT, codeServerInstalled } from './codeServer';
+import { torchSkip } from '../probe/probeScripts';
 
 /**
  * End to end in a real VS Code (code-server) driven through headless Chromium: the packaged
@@ -45,6 +46,7 @@ describe('RegScope in a real VS Code', { skip: ready ? false : 'code-server or c
     fs.mkdirSync(workspace);
     fs.writeFileSync(path.join(workspace, 'train.py'), TRAIN);
     fs.copyFileSync(path.join(ROOT, 'examples', 'cnn_adam_problems.py'), path.join(workspace, 'cnn_adam_problems.py'));
+    fs.copyFileSync(path.join(ROOT, 'examples', 'edge_of_stability.py'), path.join(workspace, 'edge_of_stability.py'));
     const vsix = path.join(home, 'regscope.vsix');
     const pack = spawnSync('npx', ['vsce', 'package', '--no-dependencies', '--out', vsix], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(pack.status, 0, pack.stderr);
@@ -202,5 +204,28 @@ describe('RegScope in a real VS Code', { skip: ready ? false : 'code-server or c
     await page.waitForTimeout(600); // let the hover's fade-in finish so the screenshot is legible
     await page.screenshot({ path: path.join(SHOTS, 'editor-diagnostics-hover.png') });
     assert.deepEqual(consoleErrors.filter((e) => /regscope/i.test(e)), []);
+  });
+
+  it('a probe from the command palette runs the script and puts PRB001 on the lr line', { skip: torchSkip() }, async () => {
+    try {
+      await page.keyboard.press('Escape');
+      await openFile('edge_of_stability.py');
+      await runCommand('RegScope: Probe Training Script');
+      await runCommand('View: Focus Problems');
+      const deadline = Date.now() + 180_000;
+      let text = '';
+      while (Date.now() < deadline) {
+        text = await page.locator('.markers-panel').innerText();
+        if (text.includes('PRB001')) break;
+        await page.waitForTimeout(500);
+      }
+      assert.match(text, /PRB001/);
+      assert.match(text, /stability limit 2\/η/);
+      assert.ok(fs.readdirSync(path.join(workspace, '.regscope', 'runs')).some((d) => d.includes('edge_of_stability')));
+      await page.screenshot({ path: path.join(SHOTS, 'probe-finding.png') });
+    } catch (e) {
+      await page.screenshot({ path: path.join(SHOTS, 'probe-failure.png') });
+      throw e;
+    }
   });
 });
