@@ -1,5 +1,5 @@
-// Bundles the extension client, the language server and the CLI into dist/ (the webview
-// bundle joins when the panels do). The two wasm files web-tree-sitter needs and the Python
+// Bundles the extension client, the language server, the CLI and the webview (panels and
+// report) into dist/. The two wasm files web-tree-sitter needs and the Python
 // probe runtime are copied beside the bundles.
 import * as esbuild from 'esbuild';
 import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
@@ -39,3 +39,21 @@ await esbuild.build({
   alias: { 'web-tree-sitter': require.resolve('web-tree-sitter').replace(/tree-sitter\.js$/, 'tree-sitter.cjs') },
   banner: { js: '#!/usr/bin/env node' },
 });
+
+// The result panels and the HTML report: one browser bundle (no eval, no inline styles, so it
+// runs under the panels' strict CSP) and its stylesheet. Always minified: the report inlines it.
+rmSync('dist/webview', { recursive: true, force: true });
+mkdirSync('dist/webview', { recursive: true });
+await esbuild.build({
+  entryPoints: { webview: 'webview/src/main.ts' },
+  outdir: 'dist/webview',
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'chrome114',
+  minify: true,
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+copyFileSync('webview/src/panel.css', 'dist/webview/webview.css');

@@ -1,8 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { Commands, Methods, type CheckWorkspaceResult, type ProbeEventParams, type StatusParams } from '../../server/src/protocol';
+import { Commands, Methods, PANEL_VIEW_TYPE, type CheckWorkspaceResult, type ListedRun, type ProbeEventParams, type ProbeListResult, type StatusParams } from '../../server/src/protocol';
 import { probeCommand, ProbeEvents } from './probeCommands';
+import { RunPanels } from './runPanels';
 import { RegScopeStatusBar } from './statusBar';
 
 let client: LanguageClient | undefined;
@@ -37,13 +38,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
 
   const probeEvents = new ProbeEvents();
+  const panels = new RunPanels(context.extensionUri, () => client, output);
+  context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels));
   const start = async () => {
     client = new LanguageClient('regscope', 'RegScope', serverOptions, clientOptions);
     client.onDidChangeState((e) => status.set(e.newState === 2 ? 'ready' : e.newState === 1 ? 'stopped' : 'starting'));
     await client.start();
     context.subscriptions.push(
       client.onNotification(Methods.status, (p: StatusParams) => status.update(p)),
-      client.onNotification(Methods.probeEvent, (p: ProbeEventParams) => probeEvents.dispatch(p)),
+      client.onNotification(Methods.probeEvent, (p: ProbeEventParams) => { probeEvents.dispatch(p); panels.forward(p); }),
     );
     status.set('ready');
   };
@@ -73,9 +76,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       await vscode.commands.executeCommand('markdown.showPreview', doc);
     }),
     // The plain probe uses the regscope.probe.metrics setting (the server fills it in).
-    vscode.commands.registerCommand(Commands.probe, probeCommand(() => client, probeEvents, output, undefined)),
-    vscode.commands.registerCommand(Commands.probeLandscape, probeCommand(() => client, probeEvents, output, ['landscape'])),
-    vscode.commands.registerCommand(Commands.probeNoise, probeCommand(() => client, probeEvents, output, ['noise'])),
+    vscode.commands.registerCommand(Commands.probe, probeCommand(() => client, probeEvents, panels, output, undefined)),
+    vscode.commands.registerCommand(Commands.probeLandscape, probeCommand(() => client, probeEvents, panels, output, ['landscape'])),
+    vscode.commands.registerCommand(Commands.probeNoise, probeCommand(() => client, probeEvents, panels, output, ['noise'])),
+    vscode.commands.registerCommand(Commands.showRun, async () => {
+      if (!client) return;
+      const list = await client.sendRequest<ProbeListResult>(Methods.probeList, {});
+      if (!list.runs.length) { void vscode.window.showInformationMessage('RegScope: no stored probe runs in this workspace yet.'); return; }
+      const pick = await vscode.window.showQuickPick(list.runs.map((r: ListedRun) => ({
+        label: `${path.basename(r.script)} ${r.args.join(' ')}`.trim(), description: `${r.status} · ${r.startedAt.replace('T', ' ').slice(0, 19)}`, detail: r.id, run: r,
+      })), { placeHolder: 'Probe run to show' });
+      if (pick) panels.show(pick.run.runDir, pick.run.id, `Probe: ${path.basename(pick.run.script)}`);
+    }),
   );
 
   await start();

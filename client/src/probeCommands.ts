@@ -5,6 +5,7 @@ import {
   Methods, type ProbeCommandArgs, type ProbeEvent, type ProbeEventParams, type ProbeMetric, type ProbeStartParams, type ProbeStartResult,
 } from '../../server/src/protocol';
 import { findInterpreter } from './interpreter';
+import type { RunPanels } from './runPanels';
 
 type Listener = (event: ProbeEvent) => void;
 
@@ -42,6 +43,7 @@ const num = (x: number | null | undefined): string => (typeof x === 'number' ? N
 export function probeCommand(
   client: () => LanguageClient | undefined,
   events: ProbeEvents,
+  panels: RunPanels,
   output: vscode.LogOutputChannel,
   metrics: readonly ProbeMetric[] | undefined,
 ) {
@@ -72,6 +74,7 @@ export function probeCommand(
     }
     output.info(`probe ${started.runId}: ${started.engineReason}`);
     const name = path.basename(uri.fsPath);
+    panels.show(started.runDir, started.runId, `Probe: ${name} (running)`);
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `RegScope probe of ${name}`, cancellable: true },
       (progress, token) => new Promise<void>((resolve) => {
@@ -107,7 +110,8 @@ export function probeCommand(
                 ? `RegScope probe of ${name} finished in ${event.seconds.toFixed(1)} s: λ₁ = ${num(lastTop)}. Findings appear on the script's lines.`
                 : `RegScope probe of ${name} ended: ${event.status}. See the output for the script's traceback.`;
               const show = event.status === 'ok' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
-              void show(summary, 'Open Run Record', 'Show Output').then((choice) => {
+              void show(summary, 'Show Run', 'Open Run Record', 'Show Output').then((choice) => {
+                if (choice === 'Show Run') panels.show(started.runDir, started.runId, `Probe: ${name}`);
                 if (choice === 'Open Run Record') void vscode.window.showTextDocument(record, { viewColumn: vscode.ViewColumn.Beside });
                 if (choice === 'Show Output') output.show();
               });

@@ -18,6 +18,8 @@ export const Methods = {
   probeList: 'regscope/probe/list',
   /** server → client notification: one event of a running probe (and its end). */
   probeEvent: 'regscope/probe/event',
+  /** client → server request: a stored (or running) run with its events, plan and script anchors, for the panels. */
+  probeLoad: 'regscope/probe/load',
 } as const;
 
 export interface CheckWorkspaceParams {
@@ -52,6 +54,7 @@ export const Commands = {
   restartServer: 'regscope.restartServer',
   showRuleDocs: 'regscope.showRuleDocs',
   showOutput: 'regscope.showOutput',
+  showRun: 'regscope.showRun',
 } as const;
 
 export type ProbeMetric = 'hessian' | 'landscape' | 'noise' | 'weights' | 'collapse';
@@ -320,8 +323,13 @@ export interface ProbeListParams {
   readonly uri?: string;
 }
 
+/** A stored run as listed: its record and the folder it lives in. */
+export interface ListedRun extends RunRecord {
+  readonly runDir: string;
+}
+
 export interface ProbeListResult {
-  readonly runs: readonly RunRecord[];
+  readonly runs: readonly ListedRun[];
 }
 
 /** A line that did not decode as an event, reported instead of dropped. */
@@ -332,5 +340,73 @@ export interface MalformedLine {
 
 export interface ProbeEventParams {
   readonly runId: string;
+  /** 0-based index of the event in the run's events.jsonl, so a panel that loaded the stored events can skip those it has. */
+  readonly seq: number;
   readonly event: ProbeEvent;
 }
+
+// Result panels and the HTML report (webview/). The same bundle renders both; these are the only
+// shapes that cross between the extension host (or the report file) and the page.
+
+export interface ProbeLoadParams {
+  readonly runDir: string;
+}
+
+/** A place in the script, 1-based line, for "jump to the line" links. */
+export interface ScriptRef {
+  readonly line: number;
+  readonly column?: number;
+  /** The value as the script sets it and where it came from: `0.1 (--lr default)`. */
+  readonly detail?: string;
+}
+
+/** Where the script sets each measured quantity, computed from its current text. */
+export interface RunAnchors {
+  /** `lr`, `batchSize`, `optimizer`, `loss`, `weightDecay`. */
+  readonly hparams: Readonly<Record<string, ScriptRef>>;
+  /** Module path (`features.0`, `fc1`) → the layer's constructor. */
+  readonly layers: Readonly<Record<string, ScriptRef>>;
+}
+
+/** Everything a panel needs to draw one run. */
+export interface RunBundle {
+  readonly runDir: string;
+  readonly record: RunRecord;
+  readonly plan: ProbePlan | null;
+  readonly events: readonly ProbeEvent[];
+  /** Null when the script is gone or could not be read. */
+  readonly anchors: RunAnchors | null;
+  /** Why the record was rebuilt, or lines that did not decode. */
+  readonly problems: readonly string[];
+}
+
+export const PANEL_VIEW_TYPE = 'regscope.run';
+
+/** The id of the `<script type="application/json">` that holds a report's runs. */
+export const REPORT_DATA_ID = 'regscope-report-data';
+
+export type PanelTab = 'overview' | 'landscape' | 'hessian' | 'noise' | 'weights' | 'compare';
+
+/** What a panel keeps through a window reload (`setState`), and the serializer reads back. */
+export interface PanelState {
+  readonly runDir: string;
+  readonly tab: PanelTab;
+  /** Per-chart choices (log axes, surface angle, compared runs). */
+  readonly ui: Readonly<Record<string, string | number | boolean | readonly string[]>>;
+}
+
+export type HostToPanel =
+  | { readonly type: 'bundle'; readonly bundle: RunBundle }
+  | { readonly type: 'event'; readonly runId: string; readonly seq: number; readonly event: ProbeEvent }
+  | { readonly type: 'runs'; readonly runs: readonly ListedRun[] }
+  | { readonly type: 'compare'; readonly bundles: readonly RunBundle[] }
+  | { readonly type: 'exported'; readonly file: string | null };
+
+export type PanelToHost =
+  | { readonly type: 'ready' }
+  | { readonly type: 'reveal'; readonly line: number; readonly column?: number }
+  | { readonly type: 'export'; readonly name: string; readonly mime: string; readonly data: string; readonly encoding: 'utf8' | 'base64' }
+  | { readonly type: 'listRuns' }
+  | { readonly type: 'compare'; readonly runDirs: readonly string[] }
+  /** The panel saw events it cannot place (a gap in `seq`): send the whole bundle again. */
+  | { readonly type: 'reload' };

@@ -17,9 +17,10 @@ import { formatSarif } from './formatSarif';
 import { formatText } from './formatText';
 import { modelRecord } from './modelRecord';
 import { listFlag, parseArgs, UsageError } from './parseArgs';
-import { probe, PROBE_USAGE, runs } from './probeCommands';
+import { probe, PROBE_USAGE, report, runs } from './probeCommands';
+import { REGSCOPE_VERSION } from '../version';
 
-const VERSION = '0.1.0';
+const VERSION = REGSCOPE_VERSION;
 
 const USAGE = `RegScope ${VERSION}: regularization and hyperparameter checks for Python training scripts
 
@@ -52,6 +53,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case 'rules': return rules(rest, io);
       case 'probe': return await probe(rest, io);
       case 'runs': return await runs(rest, io);
+      case 'report': return await report(rest, io);
       case '--version': case 'version': io.out(`${VERSION}\n`); return 0;
       case undefined: case '--help': case '-h': case 'help': io.out(`${USAGE}\n`); return command === undefined ? 2 : 0;
       default: throw new UsageError(`unknown command "${command}"`);

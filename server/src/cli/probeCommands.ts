@@ -1,4 +1,5 @@
 /** `regscope probe` and `regscope runs`: probe runs from a terminal or CI. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadPythonParser } from '../host/parserLoader';
 import type { ProbeMetric, RunRecord } from '../protocol';
@@ -6,7 +7,9 @@ import type { InterpreterCandidate } from '../probe/interpreter';
 import { defaultCandidates } from '../probe/interpreter';
 import { ALL_METRICS } from '../probe/plan';
 import { ProbeSetupError, startPythonProbe } from '../probe/pythonEngine';
-import { listRuns } from '../probe/runStore';
+import { isValidRunId, listRuns, runDir } from '../probe/runStore';
+import { writeReport } from '../report/writeReport';
+import { REGSCOPE_VERSION } from '../version';
 import { fmt, formatProbeSummary } from './formatProbe';
 import { parseArgs, UsageError } from './parseArgs';
 
@@ -18,8 +21,9 @@ interface Io {
 
 export const PROBE_USAGE = `  regscope probe SCRIPT [--engine python] [--python PATH] [--steps N]
                         [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape] [--directions random|eigen|pca]
-                        [--timeout SECONDS] [--seed N] [--out DIR] [--json] [-- SCRIPT ARGS...]
-  regscope runs [--out DIR] [--json]`;
+                        [--timeout SECONDS] [--seed N] [--out DIR] [--html FILE] [--json] [-- SCRIPT ARGS...]
+  regscope runs [--out DIR] [--json]
+  regscope report RUN... --html FILE [--out DIR]   (RUN: a run folder or a run id under DIR; several runs are compared)`;
 
 const ENGINES = ['python', 'auto', 'tfjs', 'ssh', 'slurm'];
 
@@ -39,7 +43,7 @@ function intFlag(v: string | true | undefined, name: string, min: number): numbe
 
 export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions'],
+    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html'],
     booleans: ['json', 'full-landscape'],
   });
   if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
@@ -97,7 +101,40 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
     io.out(formatProbeSummary(finished.record, finished.summary, finished.findings, display));
     io.out(`run stored in ${path.relative(process.cwd(), running.runDir) || running.runDir} (events.jsonl, run.json, stderr.log)\n`);
   }
+  const html = a.flags.get('html');
+  if (typeof html === 'string') {
+    const written = await writeReport(parser, [running.runDir], html, `RegScope ${REGSCOPE_VERSION}`);
+    io.err(`report written to ${path.relative(process.cwd(), written.file) || written.file} (${Math.round(written.bytes / 1024)} KiB, open it in a browser)\n`);
+  }
   return finished.record.status === 'ok' ? 0 : finished.record.status === 'cancelled' ? 130 : 1;
+}
+
+/** `regscope report RUN... --html FILE`: the panels' views of stored runs as one HTML file. */
+export async function report(argv: readonly string[], io: Io): Promise<number> {
+  const a = parseArgs(argv, { values: ['html', 'out'], booleans: [] });
+  const html = a.flags.get('html');
+  if (typeof html !== 'string') throw new UsageError('report needs --html FILE');
+  if (a.positionals.length === 0) throw new UsageError('report takes one or more run folders (or run ids)');
+  const root = path.resolve(typeof a.flags.get('out') === 'string' ? (a.flags.get('out') as string) : process.cwd());
+  const dirs = a.positionals.map((p) => (fs.existsSync(p) ? path.resolve(p) : isValidRunId(p) ? runDir(root, p) : path.resolve(p)));
+  for (const d of dirs) {
+    if (!fs.existsSync(d)) {
+      io.err(`regscope: no run folder ${d}\n`);
+      return 2;
+    }
+  }
+  const parser = await loadPythonParser();
+  let written;
+  try {
+    written = await writeReport(parser, dirs, html, `RegScope ${REGSCOPE_VERSION}`);
+  } catch (e) {
+    io.err(`regscope: ${(e as Error).message}\n`);
+    return 2;
+  }
+  for (const b of written.bundles) for (const p of b.problems) io.err(`${b.record.id}: ${p}\n`);
+  io.out(`${written.file}\n`);
+  io.err(`report of ${written.bundles.length} run${written.bundles.length === 1 ? '' : 's'} written (${Math.round(written.bytes / 1024)} KiB)\n`);
+  return 0;
 }
 
 export async function runs(argv: readonly string[], io: Io): Promise<number> {

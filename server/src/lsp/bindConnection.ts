@@ -8,7 +8,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import {
   Methods, type CheckWorkspaceParams, type CheckWorkspaceResult, type ProbeCancelParams, type ProbeListParams,
-  type ProbeListResult, type ProbeStartParams, type ProbeStartResult, type StatusParams,
+  type ProbeListResult, type ProbeLoadParams, type RunBundle, type ProbeStartParams, type ProbeStartResult, type StatusParams,
 } from '../protocol';
 import { filterProbeFindings } from '../probe/probeFindingFilter';
 import { ProbeSetupError } from '../probe/pythonEngine';
@@ -180,6 +180,13 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
     } catch (e) {
       connection.console.error(`listing probe runs failed: ${(e as Error).stack ?? e}`);
       return { runs: [] };
+    }
+  });
+  connection.onRequest(Methods.probeLoad, async (params: ProbeLoadParams): Promise<RunBundle> => {
+    try {
+      return await probes.load(params.runDir);
+    } catch (e) {
+      throw new ResponseError(ErrorCodes.InvalidRequest, (e as Error).message);
     }
   });
 

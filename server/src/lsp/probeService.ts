@@ -9,13 +9,14 @@ import type { AnalysisResult } from '../analysis/analyze';
 import type { ParsedDocument } from '../analysis/document';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import type {
-  HparamsEvent, ProbeEventParams, ProbeFinding, ProbeListResult, ProbeStartParams, ProbeStartResult, RunRecord,
+  HparamsEvent, ListedRun, ProbeEventParams, ProbeFinding, ProbeListResult, ProbeStartParams, ProbeStartResult, RunBundle,
 } from '../protocol';
 import { defaultCandidates, type InterpreterCandidate } from '../probe/interpreter';
 import { probeAnchors } from '../probe/probeAnchors';
 import { probeFindings } from '../probe/probeFindings';
 import { startPythonProbe, type RunningProbe } from '../probe/pythonEngine';
-import { listRuns, readRun, runDir } from '../probe/runStore';
+import { loadRunBundle } from '../probe/runBundle';
+import { STORE_DIR, isValidRunId, listRuns, readRun, runDir } from '../probe/runStore';
 import { summarizeEvents, type RunSummary } from '../probe/runSummary';
 import { filePath } from './analysisService';
 
@@ -61,10 +62,11 @@ export class ProbeService {
     candidates.push(...defaultCandidates());
     const root = this.storeRootFor(script);
     let runId = '';
+    let seq = 0;
     const probe = await startPythonProbe(this.parser, {
       script, args: params.args ?? [], storeRoot: root, steps: params.steps, metrics: params.metrics, candidates,
     }, {
-      event: (event) => { if (runId) this.host.event({ runId, event }); },
+      event: (event) => { const n = seq++; if (runId) this.host.event({ runId, seq: n, event }); },
       malformed: (line) => this.host.log('warn', `probe ${runId}: ${line.reason}: ${line.line.slice(0, 200)}`),
     });
     runId = probe.runId;
@@ -93,10 +95,20 @@ export class ProbeService {
     const roots = uri
       ? [filePath(uri)].filter((p): p is string => !!p).map((p) => (p.endsWith('.py') ? this.storeRootFor(p) : p))
       : this.folders().map(filePath).filter((p): p is string => !!p);
-    const runs: RunRecord[] = [];
-    for (const root of new Set(roots)) runs.push(...await listRuns(root));
+    const runs: ListedRun[] = [];
+    for (const root of new Set(roots)) runs.push(...(await listRuns(root)).map((r) => ({ ...r, runDir: runDir(root, r.id) })));
     runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     return { runs };
+  }
+
+  /** A run folder's bundle for a panel. The folder comes from the client, so it must be a run folder. */
+  async load(dir: string): Promise<RunBundle> {
+    const resolved = path.resolve(dir);
+    const runs = path.dirname(resolved);
+    if (!isValidRunId(path.basename(resolved)) || path.basename(runs) !== 'runs' || path.basename(path.dirname(runs)) !== STORE_DIR) {
+      throw new Error(`${dir} is not a RegScope run folder (<workspace>/${STORE_DIR}/runs/<id>)`);
+    }
+    return loadRunBundle(this.parser, resolved);
   }
 
   /** Loads the newest finished run of the script from the store, once, so findings survive a restart. */

@@ -30,6 +30,12 @@ export const ENDED_WITHOUT_RECORD = 'run ended without a record';
 const FILES = { plan: 'plan.json', events: 'events.jsonl', stderr: 'stderr.log', record: 'run.json', owner: 'owner.json' } as const;
 
 /** `<root>/.regscope/runs` */
+/** The workspace root a run folder `<root>/.regscope/runs/<id>` belongs to. */
+export function storeRootOf(dir: string): string {
+  return path.resolve(dir, '..', '..', '..');
+}
+
+
 export function runsRoot(root: string): string {
   return path.join(root, STORE_DIR, 'runs');
 }
@@ -354,7 +360,8 @@ function recordProblem(v: unknown): string | undefined {
   return undefined;
 }
 
-async function readPlan(dir: string): Promise<Partial<ProbePlan> | undefined> {
+/** The run's plan.json as written (partial when it was damaged), undefined when unreadable. */
+export async function readPlan(dir: string): Promise<Partial<ProbePlan> | undefined> {
   try {
     const value: unknown = JSON.parse(await fsp.readFile(path.join(dir, FILES.plan), 'utf8'));
     return typeof value === 'object' && value !== null ? (value as Partial<ProbePlan>) : undefined;
