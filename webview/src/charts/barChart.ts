@@ -68,9 +68,9 @@ export function drawBarChart(svg: SVGSVGElement, size: { width: number; height: 
     if (b.lo !== undefined && b.hi !== undefined && (!log || b.lo > 0)) {
       const l = Math.max(left, x(b.lo));
       const h = Math.min(right, x(b.hi));
-      el('line', { x1: l, x2: h, y1: y + 11, y2: y + 11, stroke: t.fg, 'stroke-width': 1.2, class: 'error-bar' }, row);
+      el('line', { x1: l, x2: h, y1: y + 11, y2: y + 11, stroke: t.fg, 'stroke-width': 1.2, class: 'error-bar', 'pointer-events': 'none' }, row);
     }
-    text(row, Math.min(right, Math.max(xv, zero)) + 4, y + 15, num(b.value, 3), { fill: t.muted });
+    text(row, Math.min(right, Math.max(xv, zero)) + 4, y + 15, num(b.value, 3), { fill: t.muted, 'pointer-events': 'none' });
     const range = b.lo !== undefined && b.hi !== undefined ? ` [${num(b.lo)}, ${num(b.hi)}]` : '';
     hover.push({ x: xv, y: y + 11, label: `${b.label}: ${d.valueLabel} ${num(b.value)}${range}${b.note ? ` · ${b.note}` : ''}`, activate: b.activate });
   });
