@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { CodeServer, ROOT, codeServerInstalled } from './codeServer';
 import { torchSkip } from '../probe/probeScripts';
 
@@ -206,11 +206,43 @@ describe('RegScope in a real VS Code', { skip: ready ? false : 'code-server or c
     assert.deepEqual(consoleErrors.filter((e) => /regscope/i.test(e)), []);
   });
 
-  it('a probe from the command palette runs the script and puts PRB001 on the lr line', { skip: torchSkip() }, async () => {
+  /** The run panel's page: a webview is two iframes deep; find the frame that holds our app. */
+  async function panelFrame(timeoutMs: number): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const f of page.frames()) {
+        const ours = await f.evaluate('!!document.querySelector("header.title h1")').catch(() => false);
+        if (ours) return f;
+      }
+      await page.waitForTimeout(100);
+    }
+    throw new Error('no run panel appeared');
+  }
+
+  it('a probe from the command palette runs the script, opens the run panel beside it (filled in live), and puts PRB001 on the lr line', { skip: torchSkip() }, async () => {
     try {
       await page.keyboard.press('Escape');
       await openFile('edge_of_stability.py');
       await runCommand('RegScope: Probe Training Script');
+      // The panel opens beside the script and fills in as events arrive.
+      const frame = await panelFrame(60_000);
+      assert.equal(await frame.evaluate('document.querySelector("header.title h1").textContent'), 'edge_of_stability.py');
+      const seen = new Set<string>();
+      const statuses = new Set<string>();
+      const until = Date.now() + 180_000;
+      while (Date.now() < until) {
+        seen.add(String(await frame.evaluate('document.body.dataset.events')));
+        const status = String(await frame.evaluate('document.querySelector("header.title .status")?.textContent ?? ""'));
+        statuses.add(status.split(' ')[0]!);
+        if (/^ok/.test(status) && await frame.evaluate('!!document.querySelector("table.findings")')) break;
+        await page.waitForTimeout(100);
+      }
+      assert.ok(seen.size >= 2, `the panel updated while the probe ran (event counts seen: ${[...seen].join(', ')})`);
+      assert.ok(statuses.has('ok'), `the run ended ok (statuses: ${[...statuses].join(', ')})`);
+      assert.match(String(await frame.evaluate('document.querySelector("table.findings").textContent')), /PRB001/);
+      const tabs = await page.locator('.tab').allInnerTexts();
+      assert.ok(tabs.some((t) => t.includes('Probe: edge_of_stability.py')), `a panel tab titled after the script (tabs: ${tabs.join(' | ')})`);
+      await page.screenshot({ path: path.join(SHOTS, 'probe-panel.png') });
       await runCommand('View: Focus Problems');
       const deadline = Date.now() + 180_000;
       let text = '';

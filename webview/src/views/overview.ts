@@ -12,9 +12,11 @@ export function renderOverview(root: HTMLElement, ctx: ViewContext): void {
   const r = run.bundle.record;
   const status = h('div', { class: 'status-row' }, tag(run.status === 'running' ? 'running' : run.status), h('span', { class: 'run-id' }, r.id));
   const meta = h('dl', { class: 'meta' });
-  const add = (k: string, v: string): void => { meta.append(h('dt', {}, k), h('dd', {}, v)); };
+  const add = (k: string, v: string | Node): void => { meta.append(h('dt', {}, k), h('dd', {}, v)); };
   add('script', r.script + (r.args.length ? ` ${r.args.join(' ')}` : ''));
-  add('engine', r.engineReason || r.engine);
+  // The engine's reason names the interpreter it chose first, then every one it passed over.
+  const [chosen, ...passed] = (r.engineReason || r.engine).split('; ');
+  add('engine', passed.length ? h('details', {}, h('summary', {}, chosen!), h('span', { class: 'muted' }, `also considered: ${passed.join('; ')}`)) : chosen!);
   if (run.device) add('device', run.device);
   if (run.torch) add('torch', run.torch);
   add('started', new Date(r.startedAt).toLocaleString());
