@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { lineOf, ROOT, torchSkip, trainScript, workspace } from '../probe/probeScripts';
@@ -26,8 +27,25 @@ describe('regscope probe / runs', { skip: torchSkip() }, () => {
     assert.equal(list.code, 0);
     assert.match(list.stdout, /^run +status +script +steps/m);
     assert.match(list.stdout, /train-[0-9a-f]{4} +ok +train\.py +4 /);
-    const json = JSON.parse(run(['runs', '--json'], dir).stdout) as { runs: { status: string; steps: number }[] };
+    const json = JSON.parse(run(['runs', '--json'], dir).stdout) as { runs: { id: string; status: string; steps: number }[] };
     assert.deepEqual(json.runs.map((x) => [x.status, x.steps]), [['ok', 4]]);
+    // The stored run as a standalone HTML report, by run id.
+    const report = run(['report', json.runs[0]!.id, '--html', 'out/report.html'], dir);
+    assert.equal(report.code, 0, report.stderr);
+    assert.equal(report.stdout.trim(), path.join(dir, 'out', 'report.html'));
+    const html = fs.readFileSync(path.join(dir, 'out', 'report.html'), 'utf8');
+    assert.ok(html.includes(json.runs[0]!.id));
+    assert.match(html, /<script type="application\/json" id="regscope-report-data">\{"bundles":\[\{"runDir"/);
+    assert.equal(run(['report', 'no-such-run', '--html', 'x.html'], dir).code, 2);
+    assert.equal(run(['report', json.runs[0]!.id], dir).code, 2, '--html is required');
+  });
+
+  it('probe --html writes the report of the run it made', () => {
+    const dir = workspace({ 'train.py': trainScript() });
+    const r = run(['probe', 'train.py', '--steps', '2', '--metrics', 'hessian', '--html', 'probe.html'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /report written to probe\.html \(\d+ KiB/);
+    assert.match(fs.readFileSync(path.join(dir, 'probe.html'), 'utf8'), /"name":"hessian\.top"/);
   });
 
   it('probe --json: the run record with findings on their lines; script arguments after --', () => {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import type { ProbeEventParams, ProbeListResult, ProbeStartResult } from '../../src/protocol';
+import type { ProbeEventParams, ProbeListResult, ProbeStartResult, RunBundle } from '../../src/protocol';
 import { lineOf, torchSkip, trainScript, workspace } from '../probe/probeScripts';
 import { LspTestClient } from './lspClient';
 
@@ -42,9 +42,20 @@ describe('language server: probe runs', { skip: torchSkip() }, () => {
     const events = client.notifications.filter((n) => n.method === 'regscope/probe/event').map((n) => n.params as ProbeEventParams);
     assert.ok(events.every((e) => e.runId === started.runId));
     assert.deepEqual([events[0]?.event.type, events.at(-1)?.event.type], ['hello', 'done']);
+    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i), 'events are numbered in store order');
     const list = (await client.connection.sendRequest('regscope/probe/list', { uri })) as ProbeListResult;
     assert.equal(list.runs[0]?.id, started.runId);
+    assert.equal(list.runs[0]?.runDir, started.runDir);
     assert.ok(list.runs[0]?.findings.some((f) => f.rule === 'PRB007'));
+    // A panel loads the run: the same events, the final record, and where lr is set.
+    const bundle = (await client.connection.sendRequest('regscope/probe/load', { runDir: started.runDir })) as RunBundle;
+    assert.equal(bundle.events.length, events.length);
+    assert.equal(bundle.record.status, list.runs[0]!.status);
+    assert.deepEqual(bundle.record.findings, list.runs[0]!.findings);
+    assert.equal(bundle.anchors?.hparams['lr']?.line, lineOf(text, 'lr=1e12'));
+    // Only run folders can be loaded: the folder comes from a webview.
+    await assert.rejects(client.connection.sendRequest('regscope/probe/load', { runDir: dir }), /not a RegScope run folder/);
+    await assert.rejects(client.connection.sendRequest('regscope/probe/load', { runDir: path.join(started.runDir, '..', '..', '..', '..') }), /not a RegScope run folder/);
     // The hover on the lr shows the value the optimizer really held during the run.
     const line = lineOf(text, 'lr=1e12') - 1;
     const hover = (await client.connection.sendRequest('textDocument/hover', {
