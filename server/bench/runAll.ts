@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { runAnalysisBench } from './analysisBench';
 import { extensionBench } from './extensionBench';
 import { lspBench } from './lspBench';
+import { PANEL_BENCH_HEADER, panelBench } from './panelBench';
 import { PROBE_BENCH_HEADER, probeBench } from './probeBench';
 
 function table(header: string[], rows: string[][]): string {
@@ -19,6 +20,8 @@ function table(header: string[], rows: string[][]): string {
   console.log(table(['measure', 'median', 'spread', 'target'], await lspBench()));
   console.log('\nExtension');
   console.log(table(['measure', 'value', 'where', 'target'], await extensionBench()));
+  console.log('\nRun panel (headless Chromium)');
+  console.log(table(PANEL_BENCH_HEADER, await panelBench()));
   console.log('\nProbe runs (Python engine, default probe, CPU)');
   console.log(table(PROBE_BENCH_HEADER, await probeBench()));
 })();

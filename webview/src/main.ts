@@ -95,8 +95,35 @@ function viewContext(b: RunBundle): ViewContext {
   };
 }
 
+let slowestRenderMs = 0;
+/** What the visible view was last drawn from; an event that changes none of it skips the redraw. */
+let drawnKey = '';
+
+/**
+ * The inputs of a view, as a string: a streamed step event redraws the overview but not a
+ * 41×41 landscape that did not change.
+ */
+function viewKey(tab: PanelTab): string {
+  const count = (prefixes: readonly string[]): number => {
+    let n = 0;
+    for (const e of events) if (e.type === 'metric' && prefixes.some((p) => e.name.startsWith(p))) n++;
+    return n;
+  };
+  const done = events.some((e) => e.type === 'done');
+  const common = `${tab}|${bundle?.runDir}|${bundle?.record.status}|${bundle?.record.findings.length}|${done}|${JSON.stringify(state.ui)}`;
+  switch (tab) {
+    case 'landscape': return `${common}|${count(['landscape.'])}`;
+    case 'hessian': return `${common}|${count(['hessian.', 'stability.'])}`;
+    case 'noise': return `${common}|${count(['noise.'])}`;
+    case 'weights': return `${common}|${count(['weights.'])}`;
+    case 'compare': return `${common}|${listed.length}|${compared.map((b) => b.runDir).join(',')}|${events.length}`;
+    default: return `${common}|${events.length}`;
+  }
+}
+
 function render(): void {
   if (!bundle) return;
+  const started = performance.now();
   const ctx = viewContext(bundle);
   if (!tabsUi) {
     tabsUi = makeTabs(TABS, state.tab, (id) => {
@@ -111,6 +138,10 @@ function render(): void {
   }
   const title = root.querySelector('header.title')!;
   title.replaceChildren(h('h1', {}, `${ctx.run.scriptName}`), h('span', { class: `status status-${ctx.run.status}`, role: 'status' }, statusText(ctx)));
+  document.body.dataset['events'] = String(events.length);
+  const key = viewKey(state.tab);
+  if (key === drawnKey) return;
+  drawnKey = key;
   const view = tabsUi.views.get(state.tab)!;
   const focused = (document.activeElement as HTMLElement | null)?.closest?.('[data-chart]')?.getAttribute('data-chart');
   view.replaceChildren();
@@ -123,7 +154,11 @@ function render(): void {
     case 'compare': renderCompare(view, ctx, (runDirs) => host.post({ type: 'compare', runDirs })); break;
   }
   if (focused) view.querySelector<SVGSVGElement>(`[data-chart="${focused}"] svg`)?.focus();
-  document.body.dataset['events'] = String(events.length);
+  // Read by the browser tests (what has been drawn) and the benchmark (how long it took).
+  const took = performance.now() - started;
+  slowestRenderMs = Math.max(slowestRenderMs, took);
+  document.body.dataset['renderMs'] = took.toFixed(1);
+  document.body.dataset['slowestRenderMs'] = slowestRenderMs.toFixed(1);
   document.body.dataset['tab'] = state.tab;
   if (!firstPaint) {
     firstPaint = true;

@@ -14,7 +14,8 @@ export const CHART_WIDTH = 640;
 export interface HoverPoint {
   readonly x: number;
   readonly y: number;
-  readonly label: string;
+  /** Tooltip text; a function for charts with thousands of points, so labels are built only when shown. */
+  readonly label: string | (() => string);
   /** What Enter or a click on the point does (reveal a layer's line). */
   readonly activate?: () => void;
 }
@@ -97,7 +98,7 @@ export function chart(spec: ChartSpec, ctx: ChartContext): HTMLElement {
     marker.setAttribute('cx', String(p.x));
     marker.setAttribute('cy', String(p.y));
     marker.setAttribute('visibility', 'visible');
-    tip.textContent = p.label + (p.activate ? ' (Enter: go to the line)' : '');
+    tip.textContent = (typeof p.label === 'function' ? p.label() : p.label) + (p.activate ? ' (Enter: go to the line)' : '');
     tip.hidden = false;
     const box = svg.getBoundingClientRect();
     const scale = box.width / CHART_WIDTH;

@@ -93,7 +93,7 @@ export function drawContourChart(svg: SVGSVGElement, size: { width: number; heig
   text(svg, p.left, size.height - 4, `${nx}×${ny} of ${d.grid.xs.length}×${d.grid.ys.length}${lattice.known < lattice.total ? (d.refining ? ` · refining: ${lattice.known}/${lattice.total} points` : ' · preview (--full-landscape for all)') : ''} · loss ${num(lo)} to ${num(hi)}`, { fill: t.muted, 'font-size': 10, 'font-family': t.font, class: 'lattice-note' });
   // Every lattice point is a tooltip target too, for exact values.
   lattice.ys.forEach((y, j) => lattice.xs.forEach((x, i) => {
-    hover.push({ x: p.x(x), y: p.y(y), label: `(${num(x)}, ${num(y)}): loss ${num(lattice.values[j * nx + i])}` });
+    hover.push({ x: p.x(x), y: p.y(y), label: () => `(${num(x)}, ${num(y)}): loss ${num(lattice.values[j * nx + i])}` });
   }));
   return hover;
 }

@@ -5,14 +5,17 @@
  */
 import { interpolateViridis } from 'd3-scale-chromatic';
 import { num } from '../format';
-import { completeLattice, type Grid } from '../landscapeData';
+import { completeLattice, type Grid, type Lattice } from '../landscapeData';
 import type { HoverPoint } from './chartFrame';
 import { el, text, type Theme } from './svg';
 
 export interface Camera { azimuth: number; elevation: number }
 
+/** At most this many quads a side: a finer mesh looks the same at panel size and costs a frame. */
+const MAX_QUADS = 24;
+
 export function drawSurfaceChart(svg: SVGSVGElement, size: { width: number; height: number }, grid: Grid, cam: Camera, opts: { logZ?: boolean }, t: Theme): HoverPoint[] {
-  const lattice = completeLattice(grid);
+  const lattice = thin(completeLattice(grid));
   if (!lattice) {
     text(svg, size.width / 2, size.height / 2, 'waiting for the first complete grid…', { 'text-anchor': 'middle', fill: t.muted, 'font-family': t.font });
     return [];
@@ -67,4 +70,15 @@ export function drawSurfaceChart(svg: SVGSVGElement, size: { width: number; heig
   }
   text(svg, 8, size.height - 6, `azimuth ${cam.azimuth}°, elevation ${cam.elevation}° · height: loss${opts.logZ ? ' (log above the minimum)' : ''} ${num(lo)} to ${num(hi)}`, { fill: t.muted, 'font-size': 10, 'font-family': t.font });
   return hover;
+}
+
+/** Every k-th row and column (ends kept) so the mesh has at most MAX_QUADS quads a side. */
+function thin(l: Lattice | undefined): Lattice | undefined {
+  if (!l) return l;
+  const k = Math.ceil((Math.max(l.xs.length, l.ys.length) - 1) / MAX_QUADS);
+  if (k <= 1) return l;
+  const keep = (n: number): number[] => { const ix: number[] = []; for (let i = 0; i < n - 1; i += k) ix.push(i); ix.push(n - 1); return ix; };
+  const ii = keep(l.xs.length);
+  const jj = keep(l.ys.length);
+  return { ...l, xs: ii.map((i) => l.xs[i]!), ys: jj.map((j) => l.ys[j]!), values: jj.flatMap((j) => ii.map((i) => l.values[j * l.xs.length + i]!)) };
 }
