@@ -66,7 +66,9 @@ export interface ReportHtmlOptions {
  * report defines them itself (following the reader's colour scheme); tests use them to draw a
  * panel in either theme.
  */
-export const THEME_VARIABLES: Readonly<Record<'light' | 'dark', Readonly<Record<string, string>>>> = {
+export type ThemeKind = 'light' | 'dark' | 'high-contrast';
+
+export const THEME_VARIABLES: Readonly<Record<ThemeKind, Readonly<Record<string, string>>>> = {
   light: {
     'editor-background': '#ffffff', 'editor-foreground': '#1f1f1f', foreground: '#3b3b3b', descriptionForeground: '#616161',
     'editorWidget-border': '#d4d4d4', focusBorder: '#005fb8', 'textLink-foreground': '#005fb8', 'textLink-activeForeground': '#005fb8',
@@ -97,10 +99,27 @@ export const THEME_VARIABLES: Readonly<Record<'light' | 'dark', Readonly<Record<
     'list-activeSelectionBackground': '#04395e', 'list-activeSelectionForeground': '#ffffff', 'list-hoverBackground': '#2a2d2e',
     'badge-background': '#616161', 'badge-foreground': '#f8f8f8', 'textCodeBlock-background': '#2b2b2b',
   },
+  // VS Code's "Dark High Contrast": black, white text, bright chart colours, borders everywhere.
+  'high-contrast': {
+    'editor-background': '#000000', 'editor-foreground': '#ffffff', foreground: '#ffffff', descriptionForeground: '#ffffff',
+    'editorWidget-border': '#6fc3df', focusBorder: '#f38518', 'textLink-foreground': '#21a6ff', 'textLink-activeForeground': '#21a6ff',
+    contrastBorder: '#6fc3df', contrastActiveBorder: '#f38518',
+    'charts-foreground': '#ffffff', 'charts-blue': '#3794ff', 'charts-orange': '#ff8c00', 'charts-green': '#89d185',
+    'charts-purple': '#b180d7', 'charts-red': '#f48771', 'charts-yellow': '#ffd700',
+    'editorHoverWidget-background': '#0c141f', 'editorHoverWidget-border': '#6fc3df', errorForeground: '#f48771',
+    'button-background': '#000000', 'button-foreground': '#ffffff', 'button-hoverBackground': '#000000', 'button-border': '#6fc3df',
+    'button-secondaryBackground': '#000000', 'button-secondaryForeground': '#ffffff', 'button-secondaryHoverBackground': '#000000',
+    'checkbox-background': '#000000', 'checkbox-border': '#6fc3df', 'checkbox-foreground': '#ffffff',
+    'dropdown-background': '#000000', 'dropdown-border': '#6fc3df', 'dropdown-foreground': '#ffffff', 'settings-dropdownListBorder': '#6fc3df',
+    'panel-background': '#000000', 'panel-border': '#6fc3df', 'panelTitle-activeBorder': '#6fc3df',
+    'panelTitle-activeForeground': '#ffffff', 'panelTitle-inactiveForeground': '#ffffff',
+    'list-activeSelectionBackground': '#000000', 'list-activeSelectionForeground': '#ffffff', 'list-hoverBackground': '#000000',
+    'badge-background': '#000000', 'badge-foreground': '#ffffff', 'textCodeBlock-background': '#000000',
+  },
 };
 
 /** `body { --vscode-…: … }` for one theme. */
-export function themeCss(theme: 'light' | 'dark', selector = 'body'): string {
+export function themeCss(theme: ThemeKind, selector = 'body'): string {
   const fonts = '--vscode-font-family: system-ui, -apple-system, "Segoe UI", Ubuntu, sans-serif; --vscode-font-size: 13px; --vscode-font-weight: 400; --vscode-editor-font-family: ui-monospace, "DejaVu Sans Mono", monospace;';
   return `${selector} { ${fonts} ${Object.entries(THEME_VARIABLES[theme]).map(([k, v]) => `--vscode-${k}: ${v};`).join(' ')} }`;
 }

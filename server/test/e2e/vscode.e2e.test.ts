@@ -243,6 +243,16 @@ describe('RegScope in a real VS Code', { skip: ready ? false : 'code-server or c
       const tabs = await page.locator('.tab').allInnerTexts();
       assert.ok(tabs.some((t) => t.includes('Probe: edge_of_stability.py')), `a panel tab titled after the script (tabs: ${tabs.join(' | ')})`);
       await page.screenshot({ path: path.join(SHOTS, 'probe-panel.png') });
+      // After a window reload the panel comes back (WebviewPanelSerializer), rebuilt from the run store.
+      await runCommand('Developer: Reload Window');
+      await page.waitForTimeout(1000);
+      await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+      const restored = await panelFrame(60_000);
+      const restoredUntil = Date.now() + 30_000;
+      while (Date.now() < restoredUntil && !(await restored.evaluate('!!document.querySelector("table.findings")').catch(() => false))) await page.waitForTimeout(200);
+      assert.equal(await restored.evaluate('document.querySelector("header.title h1").textContent'), 'edge_of_stability.py');
+      assert.match(String(await restored.evaluate('document.querySelector("table.findings").textContent')), /PRB001/);
+      await openFile('edge_of_stability.py');
       await runCommand('View: Focus Problems');
       const deadline = Date.now() + 180_000;
       let text = '';

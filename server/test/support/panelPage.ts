@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HostToPanel, PanelState, PanelToHost } from '../../src/protocol';
-import { makeNonce, panelHtml, themeCss } from '../../src/report/panelHtml';
+import { makeNonce, panelHtml, themeCss, type ThemeKind } from '../../src/report/panelHtml';
 import { ROOT } from './runFixtures';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -21,7 +21,7 @@ export function browserAvailable(): boolean {
   return fs.existsSync(CHROMIUM) && fs.existsSync(path.join(WEBVIEW_DIST, 'webview.js'));
 }
 
-export type Theme = 'light' | 'dark';
+export type Theme = ThemeKind;
 
 /** Serves the panel page (per theme), the bundle, its stylesheet and the theme variables. */
 export class PanelServer {
@@ -31,7 +31,8 @@ export class PanelServer {
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      const theme: Theme = url.searchParams.get('theme') === 'dark' ? 'dark' : 'light';
+      const asked = url.searchParams.get('theme');
+      const theme: Theme = asked === 'dark' || asked === 'high-contrast' ? asked : 'light';
       const send = (type: string, body: string | Buffer): void => { res.writeHead(200, { 'content-type': type }); res.end(body); };
       if (url.pathname === '/panel.html') {
         const nonce = makeNonce();
@@ -41,8 +42,8 @@ export class PanelServer {
         send('text/html; charset=utf-8', html);
       } else if (url.pathname === '/webview.js') send('text/javascript', fs.readFileSync(path.join(WEBVIEW_DIST, 'webview.js')));
       else if (url.pathname === '/webview.css') send('text/css', fs.readFileSync(path.join(WEBVIEW_DIST, 'webview.css')));
-      else if (url.pathname === '/theme-light.css' || url.pathname === '/theme-dark.css') {
-        send('text/css', themeCss(url.pathname.includes('dark') ? 'dark' : 'light'));
+      else if (/^\/theme-(light|dark|high-contrast)\.css$/.test(url.pathname)) {
+        send('text/css', themeCss(url.pathname.slice(7, -4) as Theme));
       }
       else if (url.pathname === '/favicon.ico') { res.writeHead(204); res.end(); }
       else { res.writeHead(404); res.end(); }
@@ -74,7 +75,7 @@ export async function launch(): Promise<Browser> {
 /** Opens the panel; `state` is what `getState()` returns (a restored panel). */
 export async function openPanel(browser: Browser, server: PanelServer, opts: { theme?: Theme; state?: PanelState; width?: number } = {}): Promise<PanelPage> {
   const theme = opts.theme ?? 'light';
-  const page = await browser.newPage({ viewport: { width: opts.width ?? 1100, height: 900 }, colorScheme: theme });
+  const page = await browser.newPage({ viewport: { width: opts.width ?? 1100, height: 900 }, colorScheme: theme === 'light' ? 'light' : 'dark' });
   const problems: string[] = [];
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));

@@ -264,6 +264,14 @@ describe('run panel in Chromium', { skip: browserAvailable() ? false : 'needs /u
         await p.close();
       }
     }
+    // High contrast: black background, the HC palette in the charts.
+    const hc = await openWith(browser, server, eos, 'high-contrast');
+    assert.equal(await hc.page.evaluate('getComputedStyle(document.body).backgroundColor'), 'rgb(0, 0, 0)');
+    await showTab(hc, 'hessian');
+    assert.equal(await hc.page.locator('[data-chart="eigenvalues"] line.hline').getAttribute('stroke'), '#f48771');
+    await hc.page.screenshot({ path: path.join(SHOTS, 'eos-hessian-high-contrast.png'), fullPage: true });
+    assertClean(hc);
+    await hc.close();
     const p = await openWith(browser, server, eos, 'dark');
     await showTab(p, 'compare');
     await p.send({ type: 'compare', bundles: [eos01] });

@@ -87,12 +87,18 @@ function hparamTable(ctx: ViewContext): HTMLElement {
   const run = ctx.run;
   const anchors = run.bundle.anchors?.hparams ?? {};
   const sources = run.bundle.plan?.hparamSources ?? [];
-  const where = (key: string, planName: string): Node => {
+  const where = (key: string, planName: string, live?: number): Node => {
     const ref = anchors[key];
     const src = sources.find((s) => s.name === planName && s.optimizer === 0);
     const text = ref?.detail ?? src?.text;
     const wrap = h('span', {}, lineLink(ctx, ref ?? (src ? { line: src.line } : undefined)));
     if (text) wrap.append(h('span', { class: 'muted' }, ` ${text}`));
+    // The analyzer's value against the optimizer's: a param group, a scheduler or code the
+    // analyzer cannot follow can make them differ, and that is worth seeing.
+    const written = text ? Number(/^[-+]?[\d.]+(?:e[-+]?\d+)?/i.exec(text)?.[0]) : Number.NaN;
+    if (live !== undefined && Number.isFinite(written) && Math.abs(written - live) > 1e-9 * Math.max(Math.abs(live), Math.abs(written))) {
+      wrap.append(h('span', { class: 'differs' }, ' · differs at run time (param group, scheduler or code)'));
+    }
     return wrap;
   };
   const rows: [string, string, Node][] = [];
@@ -102,11 +108,11 @@ function hparamTable(ctx: ViewContext): HTMLElement {
     for (const g of opt.groups) {
       const p = opt.groups.length > 1 ? `group ${g.index} ` : '';
       const main = opt.index === 0 && g.index === 0;
-      rows.push([`${p}lr`, num(g.lr), main ? where('lr', 'lr') : document.createTextNode('–')]);
+      rows.push([`${p}lr`, num(g.lr), main ? where('lr', 'lr', g.lr) : document.createTextNode('–')]);
       if (g.momentum !== undefined) rows.push([`${p}momentum`, num(g.momentum) + (g.nesterov ? ' (Nesterov)' : ''), main ? where('momentum', 'momentum') : document.createTextNode('–')]);
       if (g.betas) rows.push([`${p}betas`, g.betas.map((b) => num(b)).join(', '), main ? where('betas', 'betas') : document.createTextNode('–')]);
       if (g.eps !== undefined) rows.push([`${p}eps`, num(g.eps), main ? where('eps', 'eps') : document.createTextNode('–')]);
-      if (g.weightDecay !== undefined) rows.push([`${p}weight decay`, num(g.weightDecay), main ? where('weightDecay', 'weight_decay') : document.createTextNode('–')]);
+      if (g.weightDecay !== undefined) rows.push([`${p}weight decay`, num(g.weightDecay), main ? where('weightDecay', 'weight_decay', g.weightDecay) : document.createTextNode('–')]);
       rows.push([`${p}parameters`, g.numel.toLocaleString('en-US'), document.createTextNode('')]);
     }
   }
