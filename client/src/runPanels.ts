@@ -136,6 +136,7 @@ class RunPanel {
         if (!target) { this.post({ type: 'exported', file: null }); return; }
         await vscode.workspace.fs.writeFile(target, m.encoding === 'base64' ? Buffer.from(m.data, 'base64') : Buffer.from(m.data, 'utf8'));
         this.post({ type: 'exported', file: target.fsPath });
+        vscode.window.setStatusBarMessage(`RegScope: saved ${path.basename(target.fsPath)}`, 4000);
         break;
       }
       case 'listRuns': {

@@ -145,13 +145,19 @@ function render(): void {
   const view = tabsUi.views.get(state.tab)!;
   const focused = (document.activeElement as HTMLElement | null)?.closest?.('[data-chart]')?.getAttribute('data-chart');
   view.replaceChildren();
-  switch (state.tab) {
-    case 'overview': renderOverview(view, ctx); break;
-    case 'landscape': renderLandscape(view, ctx); enableSurfaceDrag(view, ctx, schedule); break;
-    case 'hessian': renderHessian(view, ctx); break;
-    case 'noise': renderNoise(view, ctx); break;
-    case 'weights': renderWeights(view, ctx); break;
-    case 'compare': renderCompare(view, ctx, (runDirs) => host.post({ type: 'compare', runDirs })); break;
+  try {
+    switch (state.tab) {
+      case 'overview': renderOverview(view, ctx); break;
+      case 'landscape': renderLandscape(view, ctx); enableSurfaceDrag(view, ctx, schedule); break;
+      case 'hessian': renderHessian(view, ctx); break;
+      case 'noise': renderNoise(view, ctx); break;
+      case 'weights': renderWeights(view, ctx); break;
+      case 'compare': renderCompare(view, ctx, (runDirs) => host.post({ type: 'compare', runDirs })); break;
+    }
+  } catch (e) {
+    // Data no view expected (an older or damaged run) costs that view, never the panel.
+    view.replaceChildren(h('p', { class: 'empty', role: 'alert' }, `This view could not be drawn from this run's data: ${(e as Error).message}`));
+    console.warn(`RegScope: the ${state.tab} view failed: ${(e as Error).stack ?? e}`);
   }
   if (focused) view.querySelector<SVGSVGElement>(`[data-chart="${focused}"] svg`)?.focus();
   // Read by the browser tests (what has been drawn) and the benchmark (how long it took).

@@ -289,6 +289,42 @@ describe('run panel in Chromium', { skip: browserAvailable() ? false : 'needs /u
     });
   });
 
+  it('a crashed run shows its error and traceback; malformed metric data is skipped, never thrown', async () => {
+    const head = eos.events.filter((e) => e.type === 'hello' || (e.type === 'step' && e.step <= 3));
+    const broken: ProbeEvent[] = [
+      ...head,
+      { v: 1, type: 'metric', t: 1, name: 'landscape.2d', step: 3, value: 1, data: { xs: [0, 1], ys: [0, 1], loss: [[1, 2], [3]] }, cost: { hvps: 0, passes: 0, seconds: 0 } },
+      { v: 1, type: 'metric', t: 1, name: 'hessian.top', step: 3, value: 1, data: { eigenvalues: 'oops', residuals: null }, cost: { hvps: 0, passes: 0, seconds: 0 } },
+      { v: 1, type: 'metric', t: 1, name: 'weights.alpha', step: 3, value: 1, data: { layers: [{ name: 'x', eigenvalues: 'no' }, 7] }, cost: { hvps: 0, passes: 0, seconds: 0 } },
+      { v: 1, type: 'error', t: 2, kind: 'script', message: 'RuntimeError: mat1 and mat2 shapes cannot be multiplied', traceback: 'Traceback (most recent call last):\n  File "train.py", line 40, in <module>\n    out = model(x)' },
+      { v: 1, type: 'done', t: 2, status: 'error', steps: 3, seconds: 2, cost: { hvps: 0, passes: 0 } },
+    ];
+    const bundle: RunBundle = { ...eos, events: broken, record: { ...eos.record, status: 'error', findings: [], error: { kind: 'script', message: 'RuntimeError' } } };
+    const p = await openWith(browser, server, bundle);
+    assert.match((await p.page.textContent('header.title .status')) ?? '', /^error/);
+    assert.match((await p.page.textContent('pre.traceback')) ?? '', /out = model\(x\)/);
+    for (const tab of ['landscape', 'hessian', 'noise', 'weights']) {
+      await showTab(p, tab);
+      assert.ok(await p.page.locator(`#view-${tab} .view > *`).count() > 0, `${tab} says something`);
+    }
+    await showTab(p, 'landscape');
+    assert.match((await p.page.textContent('#view-landscape .empty')) ?? '', /no loss landscape/);
+    assertClean(p);
+    await p.close();
+  });
+
+  it('the tabs work from the keyboard', async () => {
+    const p = await openWith(browser, server, eos);
+    await p.page.locator('#tab-overview').focus();
+    await p.page.keyboard.press('ArrowRight');
+    await waitUntil(p.page, 'document.body.dataset.tab === "landscape"');
+    await p.page.keyboard.press('End');
+    await waitUntil(p.page, 'document.body.dataset.tab === "compare"');
+    assert.equal(await p.page.locator('#view-landscape').getAttribute('role'), 'tabpanel');
+    assertClean(p);
+    await p.close();
+  });
+
   it('a standalone report (regscope report) draws the same views from one file, under its own CSP', async () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'regscope-report-')), 'report.html');
     execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'report', eos.runDir, eos01.runDir, '--html', out], { encoding: 'utf8' });
