@@ -40,6 +40,21 @@ await esbuild.build({
   banner: { js: '#!/usr/bin/env node' },
 });
 
+// The embedded probe engine's worker thread: TensorFlow.js from its ES module builds (their
+// gradient registrations only exist there), tfjs-node left external (optional, native), and the
+// wasm backend's binaries beside it.
+await esbuild.build({
+  ...node,
+  entryPoints: { tfjsWorker: 'server/src/probe/tfjs/tfjsWorker.ts' },
+  mainFields: ['module', 'main'],
+  external: ['@tensorflow/tfjs-node'],
+});
+rmSync('dist/tfjs', { recursive: true, force: true });
+mkdirSync('dist/tfjs', { recursive: true });
+for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+  copyFileSync(require.resolve(`@tensorflow/tfjs-backend-wasm/dist/${f}`), `dist/tfjs/${f}`);
+}
+
 // The result panels and the HTML report: one browser bundle (no eval, no inline styles, so it
 // runs under the panels' strict CSP) and its stylesheet. Always minified: the report inlines it.
 rmSync('dist/webview', { recursive: true, force: true });

@@ -190,6 +190,8 @@ export interface HelloEvent extends EventBase {
   readonly rank: number;
   readonly worldSize: number;
   readonly hvpMethod: string;
+  /** Engines other than Python name their runtime here (`TensorFlow.js 4.22.0, wasm backend`). */
+  readonly runtime?: string;
 }
 
 export interface HparamsEvent extends EventBase {
@@ -310,7 +312,8 @@ export interface ProbeStartParams {
 export interface ProbeStartResult {
   readonly runId: string;
   readonly runDir: string;
-  readonly interpreter: string;
+  /** Null when the embedded engine runs. */
+  readonly interpreter: string | null;
   readonly engineReason: string;
 }
 

@@ -32,7 +32,8 @@ export function formatProbeSummary(record: RunRecord, summary: RunSummary, findi
   const hello = summary.hello;
   lines.push(`RegScope probe of ${displayPath}: ${record.status}`);
   lines.push(`  engine    ${record.engineReason}`);
-  if (hello) lines.push(`  device    ${hello.device.type} (${hello.device.name}), torch ${hello.torch}, Python ${hello.python}, HVPs by ${hello.hvpMethod}`);
+  if (hello?.runtime) lines.push(`  runtime   ${hello.runtime}; HVPs ${hello.hvpMethod}`);
+  else if (hello) lines.push(`  device    ${hello.device.type} (${hello.device.name}), torch ${hello.torch}, Python ${hello.python}, HVPs by ${hello.hvpMethod}`);
   lines.push(`  budget    ${record.steps} optimizer steps in ${record.cost.seconds.toFixed(1)} s; measurements cost ${summary.cost.hvps} Hessian-vector products and ${summary.cost.passes} forward/backward passes`);
   const opt = summary.hparams?.optimizers[0];
   if (opt) {

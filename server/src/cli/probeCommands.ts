@@ -6,7 +6,9 @@ import type { ProbeMetric, RunRecord } from '../protocol';
 import type { InterpreterCandidate } from '../probe/interpreter';
 import { defaultCandidates } from '../probe/interpreter';
 import { ALL_METRICS } from '../probe/plan';
-import { ProbeSetupError, startPythonProbe } from '../probe/pythonEngine';
+import { ProbeSetupError } from '../probe/pythonEngine';
+import { startProbe, type EngineChoice } from '../probe/startProbe';
+import type { BackendChoice } from '../probe/tfjs/backend';
 import { isValidRunId, listRuns, runDir } from '../probe/runStore';
 import { writeReport } from '../report/writeReport';
 import { REGSCOPE_VERSION } from '../version';
@@ -19,7 +21,7 @@ interface Io {
   isTty: boolean;
 }
 
-export const PROBE_USAGE = `  regscope probe SCRIPT [--engine python] [--python PATH] [--steps N]
+export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--steps N]
                         [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape] [--directions random|eigen|pca]
                         [--timeout SECONDS] [--seed N] [--out DIR] [--html FILE] [--json] [-- SCRIPT ARGS...]
   regscope runs [--out DIR] [--json]
@@ -43,16 +45,18 @@ function intFlag(v: string | true | undefined, name: string, min: number): numbe
 
 export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html'],
+    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html', 'backend'],
     booleans: ['json', 'full-landscape'],
   });
   if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
   const engine = typeof a.flags.get('engine') === 'string' ? (a.flags.get('engine') as string) : 'auto';
-  if (!ENGINES.includes(engine)) throw new UsageError(`unknown engine "${engine}" (python, auto)`);
-  if (engine !== 'python' && engine !== 'auto') {
-    io.err(`regscope: the ${engine} engine is not available in this version; use --engine python\n`);
+  if (!ENGINES.includes(engine)) throw new UsageError(`unknown engine "${engine}" (auto, python, tfjs)`);
+  if (engine === 'ssh' || engine === 'slurm') {
+    io.err(`regscope: the ${engine} engine is not available in this version; use --engine auto, python or tfjs\n`);
     return 2;
   }
+  const backend = a.flags.get('backend') ?? 'auto';
+  if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(String(backend))) throw new UsageError('--backend is auto, wasm, cpu or tensorflow');
   const python = a.flags.get('python');
   const candidates: InterpreterCandidate[] = typeof python === 'string'
     ? [{ path: python, origin: 'setting', name: '--python' }]
@@ -65,7 +69,8 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const parser = await loadPythonParser();
   let running;
   try {
-    running = await startPythonProbe(parser, {
+    running = await startProbe(parser, {
+      engine: engine as EngineChoice, backend: backend as BackendChoice,
       script, args: a.rest, storeRoot, steps: intFlag(a.flags.get('steps'), 'steps', 1),
       metrics: metricsFlag(a.flags.get('metrics')), fullLandscape: a.flags.get('full-landscape') === true || undefined,
       seed: intFlag(a.flags.get('seed'), 'seed', 0), directions, timeoutSeconds: intFlag(a.flags.get('timeout'), 'timeout', 1), candidates,
@@ -84,7 +89,7 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
     }
     throw e;
   }
-  if (!json) io.err(`Probing ${script} with ${running.interpreter.path} (torch ${running.interpreter.torchVersion}); run ${running.runId}\n`);
+  if (!json) io.err(`Probing ${script}: ${running.engineReason}; run ${running.runId}\n`);
   // The harness runs in its own process group (so it can be killed as a whole), which also means
   // Ctrl-C in the terminal does not reach it: forward it as a cancel.
   const onSignal = (): void => { void running.cancel(); };

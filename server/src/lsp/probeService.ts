@@ -14,7 +14,8 @@ import type {
 import { defaultCandidates, type InterpreterCandidate } from '../probe/interpreter';
 import { probeAnchors } from '../probe/probeAnchors';
 import { probeFindings } from '../probe/probeFindings';
-import { startPythonProbe, type RunningProbe } from '../probe/pythonEngine';
+import type { RunningProbe } from '../probe/pythonEngine';
+import { startProbe, type EngineChoice } from '../probe/startProbe';
 import { loadRunBundle } from '../probe/runBundle';
 import { STORE_DIR, isValidRunId, listRuns, readRun, runDir } from '../probe/runStore';
 import { summarizeEvents, type RunSummary } from '../probe/runSummary';
@@ -42,6 +43,7 @@ export class ProbeService {
     private readonly host: ProbeHost,
     private readonly folders: () => readonly string[],
     private readonly pythonSetting: () => string | undefined,
+    private readonly engineSetting: () => EngineChoice = () => 'auto',
   ) {}
 
   /** The workspace folder holding the script (its runs go under `<folder>/.regscope/`), else the script's folder. */
@@ -63,7 +65,8 @@ export class ProbeService {
     const root = this.storeRootFor(script);
     let runId = '';
     let seq = 0;
-    const probe = await startPythonProbe(this.parser, {
+    const probe = await startProbe(this.parser, {
+      engine: this.engineSetting(),
       script, args: params.args ?? [], storeRoot: root, steps: params.steps, metrics: params.metrics, candidates,
     }, {
       event: (event) => { const n = seq++; if (runId) this.host.event({ runId, seq: n, event }); },
@@ -71,7 +74,7 @@ export class ProbeService {
     });
     runId = probe.runId;
     this.running.set(runId, probe);
-    this.host.log('info', `probe ${runId} of ${script}: ${probe.interpreter.reason}`);
+    this.host.log('info', `probe ${runId} of ${script}: ${probe.engineReason}`);
     void probe.done.then((finished) => {
       this.running.delete(runId);
       this.latest.set(script, { runId, root, summary: finished.summary });
@@ -81,7 +84,7 @@ export class ProbeService {
       this.running.delete(runId);
       this.host.log('error', `probe ${runId} failed: ${(e as Error).stack ?? e}`);
     });
-    return { runId, runDir: probe.runDir, interpreter: probe.interpreter.path, engineReason: `python: ${probe.interpreter.reason}` };
+    return { runId, runDir: probe.runDir, interpreter: probe.interpreter?.path ?? null, engineReason: probe.engineReason };
   }
 
   async cancel(runId: string): Promise<boolean> {

@@ -52,6 +52,12 @@ export const SETTINGS_SCHEMA = {
     maximum: 100000,
     markdownDescription: 'Optimizer steps of a probe run: curvature is measured half way and at this step (everything else at this step), then the script is stopped.',
   },
+  'regscope.probe.engine': {
+    type: 'string',
+    enum: ['auto', 'python', 'tfjs'],
+    default: 'auto',
+    markdownDescription: 'Where probes run. `auto`: your Python when it has torch, else the embedded TensorFlow.js engine on a surrogate rebuilt from the script. `python`: always your Python. `tfjs`: always the embedded engine (no Python needed).',
+  },
   'regscope.probe.metrics': {
     type: 'array',
     items: { type: 'string', enum: ['hessian', 'landscape', 'noise', 'weights', 'collapse'] },
@@ -76,6 +82,7 @@ export interface EditorSettings {
   /** Empty: let discovery choose. */
   readonly pythonInterpreter: string;
   readonly probeSteps: number;
+  readonly probeEngine: 'auto' | 'python' | 'tfjs';
   readonly probeMetrics: readonly ProbeMetric[];
 }
 
@@ -83,7 +90,7 @@ const ALL_PROBE_METRICS = SETTINGS_SCHEMA['regscope.probe.metrics'].items.enum;
 
 export const DEFAULT_EDITOR_SETTINGS: EditorSettings = {
   select: [], ignore: [], severity: {}, rules: {}, inlayHints: true, codeLens: true,
-  pythonInterpreter: '', probeSteps: SETTINGS_SCHEMA['regscope.probe.steps'].default, probeMetrics: ALL_PROBE_METRICS,
+  pythonInterpreter: '', probeSteps: SETTINGS_SCHEMA['regscope.probe.steps'].default, probeEngine: 'auto', probeMetrics: ALL_PROBE_METRICS,
 };
 
 /**
@@ -140,6 +147,11 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
     if (typeof probe.steps === 'number' && Number.isInteger(probe.steps) && probe.steps >= 1) probeSteps = probe.steps;
     else problems.push(`regscope.probe.steps must be a whole number ≥ 1; using ${probeSteps}`);
   }
+  let probeEngine: 'auto' | 'python' | 'tfjs' = 'auto';
+  if (probe?.engine !== undefined) {
+    if (probe.engine === 'auto' || probe.engine === 'python' || probe.engine === 'tfjs') probeEngine = probe.engine;
+    else problems.push('regscope.probe.engine must be auto, python or tfjs; using auto');
+  }
   let probeMetrics: readonly ProbeMetric[] = ALL_PROBE_METRICS;
   if (probe?.metrics !== undefined) {
     const m = probe.metrics;
@@ -149,7 +161,7 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
   return {
     settings: {
       select: strings('select'), ignore: strings('ignore'), severity, rules, inlayHints: flag('inlayHints', true), codeLens: flag('codeLens', true),
-      pythonInterpreter, probeSteps, probeMetrics,
+      pythonInterpreter, probeSteps, probeEngine, probeMetrics,
     },
     problems,
   };

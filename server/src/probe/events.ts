@@ -121,6 +121,7 @@ const hello: EventShape<HelloEvent> = {
   rank: req(count),
   worldSize: req(count),
   hvpMethod: req(str),
+  runtime: opt(str),
 };
 
 const hparams: EventShape<HparamsEvent> = { step: req(count), optimizers: req(arrayOf(optimizer)) };

@@ -19,7 +19,7 @@ describe('python engine: real harness, real scripts', { skip }, () => {
     const dir = workspace({ 'train.py': trainScript() });
     const seen: ProbeEvent[] = [];
     const probe = await startPythonProbe(parser, { script: path.join(dir, 'train.py'), args: [], storeRoot: dir, steps: 4 }, { event: (e) => seen.push(e) });
-    assert.match(probe.interpreter.reason, /has torch/);
+    assert.match(probe.interpreter!.reason, /has torch/);
     assert.deepEqual(probe.plan.closure?.batch, ['x', 'y']);
     const done = await probe.done;
     assert.equal(done.record.status, 'ok', JSON.stringify(done.record.error));

@@ -1,0 +1,60 @@
+/**
+ * Synthetic data shaped like the script's: inputs x ~ N(0, I) of the model's input width and
+ * targets from a random teacher network (d → 32 tanh → outputs), so there is something to learn;
+ * class labels are the teacher's argmax, a share of them flipped when label noise is asked for.
+ * Pure and seeded.
+ */
+import type { Rng } from './rng';
+import type { SurrogateSpec } from './surrogateSpec';
+
+export interface Dataset {
+  readonly n: number;
+  readonly inputDim: number;
+  /** Row-major n × inputDim. */
+  readonly x: Float32Array;
+  /** Class indices (classification) or row-major n × outputs (regression). */
+  readonly y: Float32Array;
+  readonly classification: boolean;
+  readonly description: string;
+}
+
+export function datasetSize(batchSize: number): number {
+  return Math.min(8192, Math.max(1024, 16 * batchSize));
+}
+
+export function teacherData(spec: SurrogateSpec, n: number, rng: Rng, labelNoise = 0): Dataset {
+  const d = spec.inputDim;
+  const k = spec.outputDim;
+  const hidden = 32;
+  const w1 = Array.from({ length: hidden * d }, () => rng.normal() / Math.sqrt(d));
+  const w2 = Array.from({ length: k * hidden }, () => (rng.normal() * 3) / Math.sqrt(hidden));
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const classification = spec.loss.kind === 'cross_entropy';
+  const y = new Float32Array(classification ? n : n * k);
+  const h = new Float64Array(hidden);
+  const out = new Float64Array(k);
+  let flipped = 0;
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < hidden; j++) {
+      let s = 0;
+      for (let i = 0; i < d; i++) s += w1[j * d + i]! * x[r * d + i]!;
+      h[j] = Math.tanh(s);
+    }
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let j = 0; j < hidden; j++) s += w2[c * hidden + j]! * h[j]!;
+      out[c] = s;
+    }
+    if (classification) {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (out[c]! > out[best]!) best = c;
+      if (labelNoise > 0 && rng.uniform() < labelNoise) { best = rng.int(k); flipped++; }
+      y[r] = best;
+    } else {
+      for (let c = 0; c < k; c++) y[r * k + c] = out[c]! + 0.1 * rng.normal();
+    }
+  }
+  const what = classification ? `${k}-class labels from a random teacher network${labelNoise > 0 ? `, ${flipped} flipped` : ''}` : `${k} regression target(s) from a random teacher network plus noise`;
+  return { n, inputDim: d, x, y, classification, description: `${n} synthetic examples: x ~ N(0, I) in ${d} dimensions, ${what}` };
+}

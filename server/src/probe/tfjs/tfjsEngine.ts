@@ -1,0 +1,105 @@
+/**
+ * One probe run on the embedded engine: analyse the script, rebuild its model as a surrogate
+ * (or say exactly why not), run it in a worker thread, store every event as it arrives, and end
+ * with the same run record and PRB findings as the Python engine.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { PythonParser } from '../../analysis/syntax/pythonParser';
+import { analyzeDiskFile } from '../../host/analyzeDiskFile';
+import { ProjectSettingsFinder } from '../../host/projectSettings';
+import type { ProbeEvent, RunRecord } from '../../protocol';
+import { decodeEventLine } from '../events';
+import { buildProbePlan } from '../plan';
+import { probeAnchors } from '../probeAnchors';
+import { filterProbeFindings } from '../probeFindingFilter';
+import { probeFindings } from '../probeFindings';
+import { ProbeSetupError, type ProbeListener, type ProbeRequest, type RunningProbe } from '../pythonEngine';
+import type { ExitInfo } from '../pythonProcess';
+import { closingEvents, finalRecord } from '../runEnd';
+import { newRunId, RunWriter } from '../runStore';
+import { summarizeEvents } from '../runSummary';
+import type { BackendChoice } from './backend';
+import { trySurrogateSpec } from './surrogateSpec';
+import type { WorkerInput, WorkerMessage } from './tfjsWorker';
+
+/** The worker bundle: beside this bundle (dist/), or the built one when running from source. */
+export function workerPath(): string {
+  const candidates = [path.join(__dirname, 'tfjsWorker.js'), path.resolve(__dirname, '../../../../dist/tfjsWorker.js')];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new ProbeSetupError(`the embedded engine (tfjsWorker.js) is missing from this installation; looked in ${candidates.join(', ')}`);
+  return found;
+}
+
+export interface TfjsRequest extends ProbeRequest {
+  readonly backend?: BackendChoice;
+  readonly labelNoise?: number;
+  /** Why the embedded engine runs (auto: no interpreter with torch). */
+  readonly why?: string;
+}
+
+export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, listener: ProbeListener = {}): Promise<RunningProbe> {
+  const script = path.resolve(req.script);
+  if (!fs.existsSync(script)) throw new ProbeSetupError(`cannot probe ${req.script}: no such file`);
+  const cwd = req.cwd ?? path.dirname(script);
+  const settings = new ProjectSettingsFinder().forFile(script).settings;
+  const analysis = analyzeDiskFile(parser, script, settings, [req.storeRoot, cwd]);
+  const rebuilt = trySurrogateSpec(analysis.document, analysis);
+  if ('error' in rebuilt) throw new ProbeSetupError(`${rebuilt.error}. Use the Python engine (--engine python, with an interpreter that has torch) for this script.`);
+  const { plan, notes } = buildProbePlan(analysis.document, analysis, {
+    script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
+    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: 'random',
+  });
+  const anchors = probeAnchors(analysis.document, analysis);
+  const worker = workerPath();
+  const engineReason = `tfjs: ${req.why ?? 'the embedded engine was asked for'}; the model is a surrogate rebuilt from the script`;
+  const runId = newRunId(script);
+  const initial: RunRecord = {
+    v: 1, id: runId, script, args: req.args, engine: 'tfjs', engineReason,
+    interpreter: null, status: 'running', startedAt: new Date().toISOString(), endedAt: null, steps: 0, device: null,
+    torch: null, error: null, headline: {}, findings: [], warnings: notes.filter((n) => !n.startsWith('no loss expression')),
+    cost: { hvps: 0, passes: 0, seconds: 0 },
+  };
+  const writer = await RunWriter.create(req.storeRoot, runId, plan, initial);
+  const events: ProbeEvent[] = [];
+  const record = (event: ProbeEvent): void => {
+    events.push(event);
+    writer.appendEvent(event);
+    listener.event?.(event);
+  };
+  const started = performance.now();
+  const input: WorkerInput = { spec: rebuilt.spec, plan, backend: req.backend ?? 'auto', labelNoise: req.labelNoise ?? 0 };
+  const thread = new Worker(worker, { workerData: input, stdout: true, stderr: true });
+  thread.stdout.on('data', (d: Buffer) => writer.appendStderr(d));
+  thread.stderr.on('data', (d: Buffer) => writer.appendStderr(d));
+  let reason: ExitInfo['reason'] = 'exited';
+  let status: 'ok' | 'error' | undefined;
+  const timer = setTimeout(() => { reason = 'timeout'; void thread.terminate(); }, plan.budget.timeoutSeconds * 1000);
+  thread.on('message', (m: WorkerMessage) => {
+    if (m.type === 'end') { status = m.status; return; }
+    // The worker's events pass the same validation as the Python harness's.
+    const decoded = decodeEventLine(JSON.stringify(m.event));
+    if ('event' in decoded) record(decoded.event);
+    else writer.appendStderr(`[regscope: the embedded engine sent an invalid event: ${decoded.malformed.reason}]\n`);
+  });
+  const done = new Promise<ExitInfo>((resolve) => {
+    thread.on('error', (e) => { writer.appendStderr(`${e.stack ?? e}\n`); });
+    thread.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: status === 'ok' ? 0 : code === 0 ? 1 : code, signal: null, reason, seconds: (performance.now() - started) / 1000 });
+    });
+  }).then(async (exit) => {
+    for (const e of closingEvents(events, exit, plan)) record(e);
+    const summary = summarizeEvents(events);
+    const findings = filterProbeFindings(probeFindings(summary, anchors, runId), analysis.document.text, settings);
+    const final = finalRecord(initial, summary, findings, [], exit);
+    await writer.writeRecord({ ...final, device: summary.hello?.runtime ?? final.device, torch: null });
+    await writer.close();
+    return { record: { ...final, device: summary.hello?.runtime ?? final.device, torch: null }, summary, findings, events };
+  });
+  return {
+    runId, runDir: writer.dir, engine: 'tfjs', engineReason, interpreter: null, plan, planNotes: notes, done,
+    cancel: async () => { reason = 'cancelled'; await thread.terminate(); },
+  };
+}

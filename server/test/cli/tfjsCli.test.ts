@@ -1,0 +1,61 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import type { MetricEvent, ProbeEvent } from '../../src/protocol';
+import { ROOT } from '../probe/probeScripts';
+
+/** `regscope probe --engine tfjs|auto` as a user runs it: the built CLI, the worker thread, the run store. */
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const run = (args: string[], env: NodeJS.ProcessEnv = process.env) => {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'regscope-tfjs-cli-'));
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 300_000, env });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, cwd };
+};
+const eventsOf = (cwd: string): ProbeEvent[] => {
+  const runs = path.join(cwd, '.regscope', 'runs');
+  const dir = path.join(runs, fs.readdirSync(runs)[0]!);
+  return fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeEvent);
+};
+
+describe('regscope probe on the embedded engine', () => {
+  it('--engine tfjs probes a surrogate of examples/edge_of_stability.py, says so, and finds the lr at the edge of stability', () => {
+    const r = run(['probe', path.join(ROOT, 'examples', 'edge_of_stability.py'), '--engine', 'tfjs', '--backend', 'wasm', '--html', 'report.html']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /runtime +TensorFlow\.js 4\.\d+\.\d+, wasm backend/);
+    assert.match(r.stdout, /HVPs exact \(Pearlmutter R-operator, float32\)/);
+    assert.match(r.stdout, /warning +This run trains a surrogate rebuilt from the script \(3 Linear layers, 4,801 parameters, SGD lr 0\.4, batch 512\)/);
+    assert.match(r.stderr, /tfjs: asked for with --engine tfjs; the model is a surrogate rebuilt from the script/);
+    const events = eventsOf(r.cwd);
+    const names = new Set(events.filter((e): e is MetricEvent => e.type === 'metric').map((e) => e.name));
+    for (const n of ['hessian.top', 'hessian.trace', 'stability.sharpness', 'stability.sgd_trace', 'landscape.2d', 'noise.scale', 'noise.gsnr', 'weights.alpha', 'weights.update_ratio', 'cost.hvp_ratio']) assert.ok(names.has(n), `${n} measured`);
+    const sharp = events.filter((e): e is MetricEvent => e.type === 'metric' && e.name === 'stability.sharpness').at(-1)!;
+    assert.equal(sharp.data?.['threshold'], 5, '2/η for lr 0.4');
+    assert.match(r.stdout, /PRB001 warning/);
+    assert.ok(fs.statSync(path.join(r.cwd, 'report.html')).size > 100_000);
+  });
+
+  it('the cpu backend gives the same run as wasm (same seed, same data, float32 either way)', () => {
+    const a = run(['probe', path.join(ROOT, 'examples', 'mlp_sgd.py'), '--engine', 'tfjs', '--backend', 'cpu', '--metrics', 'hessian', '--json']);
+    const b = run(['probe', path.join(ROOT, 'examples', 'mlp_sgd.py'), '--engine', 'tfjs', '--backend', 'wasm', '--metrics', 'hessian', '--json']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const top = (cwd: string): number => (eventsOf(cwd).filter((e): e is MetricEvent => e.type === 'metric' && e.name === 'hessian.top').at(-1)!.value as number);
+    assert.ok(Math.abs(top(a.cwd) - top(b.cwd)) < 1e-3 * top(a.cwd), `${top(a.cwd)} vs ${top(b.cwd)}`);
+  });
+
+  it('a script it cannot rebuild: exit 2 with the layer, its line and what to use instead', () => {
+    const r = run(['probe', path.join(ROOT, 'examples', 'cnn_batchnorm_adamw.py'), '--engine', 'tfjs']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot rebuild SmallCNN \(line \d+\).*Use the Python engine \(--engine python/);
+  });
+
+  it('--engine auto falls back to the embedded engine when no Python has torch, and says why', () => {
+    // The only interpreter offered does not exist: as on a laptop without a Python environment.
+    const r = run(['probe', path.join(ROOT, 'examples', 'mlp_sgd.py'), '--python', '/nonexistent/python3', '--metrics', 'hessian', '--steps', '4']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /tfjs: no Python with torch was found/);
+  });
+});

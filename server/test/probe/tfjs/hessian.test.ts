@@ -1,0 +1,78 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { lanczos } from '../../../src/probe/tfjs/curvature';
+import { symmetricEigen } from '../../../src/probe/tfjs/linalg';
+import { Rng } from '../../../src/probe/tfjs/rng';
+import type { LayerSpec, SurrogateSpec } from '../../../src/probe/tfjs/surrogateSpec';
+import { tfjsModules } from '../../support/tfjsBundle';
+
+/**
+ * The embedded engine's HVPs on small models, on the wasm and cpu backends, against an
+ * independent answer: the Hessian from central differences of the gradient in float64 steps.
+ */
+function spec(fn: 'tanh' | 'relu', loss: 'ce' | 'mse'): SurrogateSpec {
+  const layers: LayerSpec[] = [
+    { kind: 'linear', name: '0', line: 1, inFeatures: 4, outFeatures: 6, bias: true },
+    { kind: 'activation', name: '1', line: 1, fn },
+    { kind: 'linear', name: '2', line: 1, inFeatures: 6, outFeatures: 3, bias: true },
+  ];
+  return {
+    layers, inputDim: 4, outputDim: 3, loss: loss === 'ce' ? { kind: 'cross_entropy', labelSmoothing: 0.1 } : { kind: 'mse' },
+    optimizer: { kind: 'sgd', className: 'SGD', lr: 0.1, momentum: 0, dampening: 0, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, alpha: 0.99 },
+    batchSize: 32, clipNorm: null, assumptions: [],
+  };
+}
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  describe(`exact Hessian-vector products (${backend} backend)`, () => {
+    for (const [fn, loss] of [['tanh', 'ce'], ['tanh', 'mse'], ['relu', 'ce']] as const) {
+      it(`${fn} MLP, ${loss}: H·v by the R-operator equals the finite-difference Hessian; Lanczos finds its top eigenvalue`, async () => {
+        const { tf, selectBackend, SurrogateModel, exactHvp, exactHvpSupported, teacherData } = tfjsModules();
+        const info = await selectBackend(backend);
+        assert.equal(info.name, backend);
+        const s = spec(fn, loss);
+        const model = new SurrogateModel(s);
+        assert.ok(exactHvpSupported(model));
+        const rng = new Rng(7);
+        const theta = model.init(rng);
+        const data = teacherData(s, 32, rng);
+        const x = tf.tensor2d(data.x, [32, 4]);
+        const y = data.classification ? tf.tensor1d(Int32Array.from(data.y), 'int32') : tf.tensor2d(data.y, [32, 3]);
+        const n = model.n;
+        const grad = (th: Float64Array): Float64Array => {
+          let g = new Float64Array(0);
+          tf.tidy(() => { g = Float64Array.from(tf.grad((p: import('@tensorflow/tfjs-core').Tensor) => model.loss(p as never, x, y))(tf.tensor1d(Float32Array.from(th))).dataSync()); });
+          return g;
+        };
+        // Dense Hessians: columns H·eᵢ exactly, and by central differences of the gradient.
+        const exact: number[][] = [];
+        const fd: number[][] = [];
+        // A ReLU net's gradient jumps at kinks: a small step rarely crosses one (float32 still resolves it).
+        const h = fn === 'relu' ? 1e-4 : 1e-2;
+        for (let i = 0; i < n; i++) {
+          const e = new Float64Array(n); e[i] = 1;
+          exact.push([...exactHvp(model, theta, e, x, y)]);
+          const p = Float64Array.from(theta); p[i]! += h;
+          const m = Float64Array.from(theta); m[i]! -= h;
+          const gp = grad(p), gm = grad(m);
+          fd.push(Array.from(gp, (v, k) => (v - gm[k]!) / (2 * h)));
+        }
+        // Symmetric (to float32), and equal to the finite-difference Hessian up to its own error.
+        const scale = Math.max(...exact.flat().map(Math.abs));
+        let asym = 0, diff = 0;
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+          asym = Math.max(asym, Math.abs(exact[i]![j]! - exact[j]![i]!));
+          diff = Math.max(diff, Math.abs(exact[i]![j]! - fd[i]![j]!));
+        }
+        assert.ok(asym < 1e-5 * scale, `asymmetry ${asym} of ${scale}`);
+        assert.ok(diff < 2e-3 * scale, `max |H − H_fd| = ${diff} of ${scale}`);
+        const sym = exact.map((row, i) => row.map((v, j) => (v + exact[j]![i]!) / 2));
+        const top = symmetricEigen(sym).values.at(-1)!;
+        const hvp = (v: Float64Array): Float64Array => exactHvp(model, theta, v, x, y);
+        const l = lanczos(hvp, n, 30, 3, new Rng(3));
+        assert.ok(Math.abs(l.eigenvalues[0]! - top) <= 1e-3 * Math.abs(top) + l.residuals[0]!, `λ₁ ${l.eigenvalues[0]} vs exact ${top}`);
+        tf.dispose([x, y]);
+      });
+    }
+  });
+}
