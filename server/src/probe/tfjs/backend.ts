@@ -16,6 +16,7 @@ export type BackendChoice = 'auto' | BackendName;
 
 export interface BackendInfo {
   readonly name: BackendName;
+  /** Why not a faster one (empty when this was the first choice). */
   readonly reason: string;
 }
 
@@ -36,7 +37,7 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
       // Not bundled (esbuild marks it external): present only where its native install worked.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       require('@tensorflow/tfjs-node');
-      if (await tf.setBackend('tensorflow')) return { name: 'tensorflow', reason: 'tfjs-node (native TensorFlow) is installed' };
+      if (await tf.setBackend('tensorflow')) return { name: 'tensorflow', reason: '' };
       tried.push('tfjs-node is installed but did not initialize');
     } catch {
       tried.push('tfjs-node is not installed (optional: its install downloads libtensorflow)');
@@ -49,7 +50,7 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
       try {
         setWasmPaths(`${dir}${path.sep}`);
         setThreadsCount(1);
-        if (await tf.setBackend('wasm')) return { name: 'wasm', reason: `WebAssembly backend${tried.length ? ` (${tried.join('; ')})` : ''}` };
+        if (await tf.setBackend('wasm')) return { name: 'wasm', reason: tried.join('; ') };
         tried.push('the wasm backend did not initialize');
       } catch (e) {
         tried.push(`the wasm backend failed: ${(e as Error).message}`);
@@ -58,5 +59,5 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
     if (choice === 'wasm') throw new Error(tried.join('; '));
   }
   await tf.setBackend('cpu');
-  return { name: 'cpu', reason: `JavaScript cpu backend${tried.length ? ` (${tried.join('; ')})` : ''}` };
+  return { name: 'cpu', reason: tried.join('; ') };
 }

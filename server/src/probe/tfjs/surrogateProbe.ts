@@ -52,7 +52,7 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   emit({
     v: 1, type: 'hello', t: t(), harness: 'regscope-tfjs 0.1.0', python: '', torch: '', interpreter: `tfjs-${backend.name}`, pid: process.pid,
     device: { type: 'cpu', name: `TensorFlow.js ${backend.name}`, count: 1 }, rank: 0, worldSize: 1, hvpMethod,
-    runtime: `TensorFlow.js ${tf.version_core}, ${backend.name} backend (${backend.reason})`,
+    runtime: `TensorFlow.js ${tf.version_core}, ${backend.name} backend${backend.reason ? ` (${backend.reason})` : ''}`,
   });
   const data = teacherData(spec, datasetSize(spec.batchSize), rng, o.labelNoise ?? 0);
   emit({
@@ -315,7 +315,7 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
       }
       return { name: s.name, value: sum / (s.range[1] - s.range[0]) };
     });
-    metric('noise.gsnr', step, { hvps: 0, passes: 0, seconds: 0 }, { value: median(layers.map((l) => l.value)), layers });
+    metric('noise.gsnr', step, { hvps: 0, passes: 0, seconds: 0 }, { value: median(layers.map((l) => l.value)), layers, data: { microBatches: m, microBatch: b } });
   };
 
   const landscape = (step: number, batch: { x: tf.Tensor2D; y: tf.Tensor }): void => {

@@ -52,9 +52,19 @@ export function teacherData(spec: SurrogateSpec, n: number, rng: Rng, labelNoise
       if (labelNoise > 0 && rng.uniform() < labelNoise) { best = rng.int(k); flipped++; }
       y[r] = best;
     } else {
-      for (let c = 0; c < k; c++) y[r * k + c] = out[c]! + 0.1 * rng.normal();
+      for (let c = 0; c < k; c++) y[r * k + c] = out[c]!;
     }
   }
-  const what = classification ? `${k}-class labels from a random teacher network${labelNoise > 0 ? `, ${flipped} flipped` : ''}` : `${k} regression target(s) from a random teacher network plus noise`;
+  if (!classification) {
+    // Standardized targets (unit variance per output, as a careful script would have them), plus 10 % noise.
+    for (let c = 0; c < k; c++) {
+      let mean = 0, sq = 0;
+      for (let r = 0; r < n; r++) { mean += y[r * k + c]!; sq += y[r * k + c]! ** 2; }
+      mean /= n;
+      const sd = Math.sqrt(Math.max(sq / n - mean * mean, 1e-12));
+      for (let r = 0; r < n; r++) y[r * k + c] = (y[r * k + c]! - mean) / sd + 0.1 * rng.normal();
+    }
+  }
+  const what = classification ? `${k}-class labels from a random teacher network${labelNoise > 0 ? `, ${flipped} flipped` : ''}` : `${k} standardized regression target(s) from a random teacher network plus 10 % noise`;
   return { n, inputDim: d, x, y, classification, description: `${n} synthetic examples: x ~ N(0, I) in ${d} dimensions, ${what}` };
 }
