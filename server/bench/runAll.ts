@@ -5,6 +5,7 @@ import { extensionBench } from './extensionBench';
 import { lspBench } from './lspBench';
 import { PANEL_BENCH_HEADER, panelBench } from './panelBench';
 import { PROBE_BENCH_HEADER, probeBench } from './probeBench';
+import { TFJS_BENCH_HEADER, tfjsBench } from './tfjsBench';
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -24,4 +25,6 @@ function table(header: string[], rows: string[][]): string {
   console.log(table(PANEL_BENCH_HEADER, await panelBench()));
   console.log('\nProbe runs (Python engine, default probe, CPU)');
   console.log(table(PROBE_BENCH_HEADER, await probeBench()));
+  console.log('\nEmbedded engine (TensorFlow.js surrogate) beside the Python engine, default probe');
+  console.log(table(TFJS_BENCH_HEADER, await tfjsBench()));
 })();
