@@ -47,9 +47,21 @@ describe('regscope probe on the embedded engine', () => {
   });
 
   it('a script it cannot rebuild: exit 2 with the layer, its line and what to use instead', () => {
-    const r = run(['probe', path.join(ROOT, 'examples', 'cnn_batchnorm_adamw.py'), '--engine', 'tfjs']);
+    const r = run(['probe', path.join(ROOT, 'examples', 'tiny_transformer_lm.py'), '--engine', 'tfjs']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /cannot rebuild SmallCNN \(line \d+\).*Use the Python engine \(--engine python/);
+    assert.match(r.stderr, /cannot rebuild TinyLM.forward \(line \d+\): line \d+ does .*\. Use the Python engine \(--engine python/);
+  });
+
+  it('the CNN example (an nn.Module with convolutions, batch norm and pooling) trains on the wasm backend', () => {
+    const r = run(['probe', path.join(ROOT, 'examples', 'cnn_batchnorm_adamw.py'), '--engine', 'tfjs', '--backend', 'wasm', '--metrics', 'weights,landscape', '--steps', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /2 Conv2d, 2 BatchNorm, 2 pooling, 1 Linear layers, 7,926 parameters, AdamW lr 0\.001, batch 64/);
+    const events = eventsOf(r.cwd);
+    const steps = events.filter((e) => e.type === 'step');
+    assert.equal(steps.length, 3);
+    assert.ok(steps.every((e) => e.type === 'step' && Number.isFinite(e.loss)));
+    const alpha = events.find((e): e is MetricEvent => e.type === 'metric' && e.name === 'weights.alpha')!;
+    assert.deepEqual(alpha.layers?.map((l) => l.name), ['conv1', 'conv2', 'fc']);
   });
 
   it('--engine auto falls back to the embedded engine when no Python has torch, and says why', () => {

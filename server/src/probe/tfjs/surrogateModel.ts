@@ -20,6 +20,8 @@ export interface Segment {
 export class SurrogateModel {
   readonly segments: Segment[] = [];
   readonly n: number;
+  /** Per convolution: its padded input size and its output size. */
+  private readonly convPlans = new Map<string, { readonly hp: number; readonly wp: number; readonly ho: number; readonly wo: number }>();
 
   constructor(readonly spec: SurrogateSpec) {
     let at = 0;
@@ -32,48 +34,111 @@ export class SurrogateModel {
       if (l.kind === 'linear') {
         add(l.name, 'weight', [l.outFeatures, l.inFeatures]);
         if (l.bias) add(l.name, 'bias', [l.outFeatures]);
-      } else if (l.kind === 'layernorm') {
+      } else if (l.kind === 'conv2d') {
+        add(l.name, 'weight', [l.outChannels, l.inChannels, l.kernel, l.kernel]);
+        if (l.bias) add(l.name, 'bias', [l.outChannels]);
+      } else if (l.kind === 'layernorm' || l.kind === 'batchnorm') {
         add(l.name, 'gain', [l.features]);
         add(l.name, 'shift', [l.features]);
       }
     }
     this.n = at;
+    // Spatial sizes through the stack, for the convolutions' gather indices.
+    let side = spec.inputShape ? [spec.inputShape[0], spec.inputShape[1]] : undefined;
+    for (const l of spec.layers) {
+      if (!side) break;
+      if (l.kind === 'conv2d') {
+        const [h, w] = side as [number, number];
+        const hp = h + 2 * l.padding, wp = w + 2 * l.padding;
+        const ho = Math.floor((hp - l.kernel) / l.stride) + 1, wo = Math.floor((wp - l.kernel) / l.stride) + 1;
+        this.convPlans.set(l.name, { hp, wp, ho, wo });
+        side = [ho, wo];
+      } else if (l.kind === 'pool2d') {
+        side = [Math.floor((side[0]! - l.kernel) / l.stride) + 1, Math.floor((side[1]! - l.kernel) / l.stride) + 1];
+      } else if (l.kind === 'flatten') side = undefined;
+    }
   }
 
-  /** PyTorch's defaults: Linear weight and bias U(−1/√in, 1/√in); LayerNorm 1 and 0. */
+  /** PyTorch's defaults: Linear and Conv2d weight and bias U(−1/√fan_in, 1/√fan_in); norms 1 and 0. */
   init(rng: Rng): Float64Array {
     const theta = new Float64Array(this.n);
     for (const s of this.segments) {
       const layer = this.spec.layers.find((l) => l.name === s.layer)!;
       for (let i = 0; i < s.size; i++) {
         if (layer.kind === 'linear') theta[s.start + i] = (2 * rng.uniform() - 1) / Math.sqrt(layer.inFeatures);
+        else if (layer.kind === 'conv2d') theta[s.start + i] = (2 * rng.uniform() - 1) / Math.sqrt(layer.inChannels * layer.kernel * layer.kernel);
         else theta[s.start + i] = s.role === 'gain' ? 1 : 0;
       }
     }
     return theta;
   }
 
-  /** Outputs for a batch. `dropout` holds one keep-mask (already divided by 1−p) per Dropout layer; none at measurement. */
-  forward(theta: tf.Tensor1D, x: tf.Tensor2D, dropout?: ReadonlyMap<string, tf.Tensor2D>): tf.Tensor2D {
-    let h: tf.Tensor2D = x;
+  /**
+   * Outputs for a batch of flat inputs (reshaped to [N, H, W, C] for an image model). With a
+   * `dropoutSeed`, Dropout layers drop (training); without, they pass through (measurements).
+   */
+  forward(theta: tf.Tensor1D, x: tf.Tensor2D, dropoutSeed?: number): tf.Tensor2D {
+    const shape = this.spec.inputShape;
+    let h: tf.Tensor = shape ? tf.reshape(x, [x.shape[0], ...shape]) : x;
     const seg = (layer: string, role: Segment['role']): tf.Tensor => {
       const s = this.segments.find((q) => q.layer === layer && q.role === role)!;
       return tf.reshape(tf.slice(theta, s.start, s.size), [...s.shape]);
     };
-    for (const l of this.spec.layers) h = this.apply(l, h, seg, dropout);
-    return h;
+    this.spec.layers.forEach((l, i) => { h = this.apply(l, h, seg, dropoutSeed === undefined ? undefined : dropoutSeed + i); });
+    return h as tf.Tensor2D;
   }
 
   /** One activation layer's output (shared with the exact HVP's forward pass). */
   forwardActivation(l: Extract<LayerSpec, { kind: 'activation' }>, h: tf.Tensor2D): tf.Tensor2D {
-    return this.apply(l, h, () => { throw new Error('an activation has no parameters'); });
+    return this.apply(l, h, () => { throw new Error('an activation has no parameters'); }) as tf.Tensor2D;
   }
 
-  private apply(l: LayerSpec, h: tf.Tensor2D, seg: (layer: string, role: Segment['role']) => tf.Tensor, dropout?: ReadonlyMap<string, tf.Tensor2D>): tf.Tensor2D {
+  private apply(l: LayerSpec, h: tf.Tensor, seg: (layer: string, role: Segment['role']) => tf.Tensor, seed?: number): tf.Tensor {
     switch (l.kind) {
       case 'linear': {
-        const out = tf.matMul(h, seg(l.name, 'weight') as tf.Tensor2D, false, true) as tf.Tensor2D;
-        return l.bias ? (tf.add(out, seg(l.name, 'bias')) as tf.Tensor2D) : out;
+        const out = tf.matMul(h as tf.Tensor2D, seg(l.name, 'weight') as tf.Tensor2D, false, true);
+        return l.bias ? tf.add(out, seg(l.name, 'bias')) : out;
+      }
+      case 'conv2d': {
+        // im2col by slicing: one shifted (strided) view of the padded NHWC input per kernel tap,
+        // stacked on the channel axis, then one matrix product with the filters. Its gradient is
+        // slices', concat's and matMul's, which every backend has (wasm has no
+        // Conv2DBackpropFilter nor UnsortedSegmentSum, and the cpu backend's conv gradient is slow).
+        const plan = this.convPlans.get(l.name)!;
+        const [n, , , c] = h.shape as [number, number, number, number];
+        const s = l.stride;
+        // Pad (and round up to a multiple of the stride) so every tap's view is a plain slice.
+        const needH = (plan.ho - 1) * s + l.kernel + s - 1;
+        const needW = (plan.wo - 1) * s + l.kernel + s - 1;
+        const padded = tf.pad(h as tf.Tensor4D, [[0, 0], [l.padding, Math.max(l.padding, needH - plan.hp + l.padding)], [l.padding, Math.max(l.padding, needW - plan.wp + l.padding)], [0, 0]]);
+        const taps: tf.Tensor[] = [];
+        for (let di = 0; di < l.kernel; di++) {
+          for (let dj = 0; dj < l.kernel; dj++) {
+            let view = tf.slice(padded, [0, di, dj, 0], [n, plan.ho * s, plan.wo * s, c]);
+            if (s > 1) view = tf.reshape(tf.slice(tf.reshape(view, [n, plan.ho, s, plan.wo, s, c]), [0, 0, 0, 0, 0, 0], [n, plan.ho, 1, plan.wo, 1, c]), [n, plan.ho, plan.wo, c]);
+            taps.push(view);
+          }
+        }
+        const cols = tf.reshape(tf.concat(taps, 3), [n * plan.ho * plan.wo, l.kernel * l.kernel * c]);
+        // PyTorch's [out, in, kh, kw] → rows ordered (kh, kw, in), as the taps are.
+        const filter = tf.reshape(tf.transpose(seg(l.name, 'weight'), [2, 3, 1, 0]), [l.kernel * l.kernel * c, l.outChannels]);
+        const out = tf.reshape(tf.matMul(cols, filter), [n, plan.ho, plan.wo, l.outChannels]);
+        return l.bias ? tf.add(out, seg(l.name, 'bias')) : out;
+      }
+      case 'pool2d': {
+        const [n, hh, ww, c] = h.shape as [number, number, number, number];
+        if (l.kernel === l.stride && hh % l.kernel === 0 && ww % l.kernel === 0) {
+          // Non-overlapping windows as a reshape and a reduction (differentiable on every backend).
+          const windows = tf.reshape(h, [n, hh / l.kernel, l.kernel, ww / l.kernel, l.kernel, c]);
+          return l.mode === 'max' ? tf.max(windows, [2, 4]) : tf.mean(windows, [2, 4]);
+        }
+        return l.mode === 'max' ? tf.maxPool(h as tf.Tensor4D, l.kernel, l.stride, 'valid') : tf.avgPool(h as tf.Tensor4D, l.kernel, l.stride, 'valid');
+      }
+      case 'batchnorm': {
+        // Training mode, as the Python engine measures: batch statistics over every axis but the features.
+        const axes = h.rank === 4 ? [0, 1, 2] : [0];
+        const { mean, variance } = tf.moments(h, axes, true);
+        return tf.add(tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, l.eps))), seg(l.name, 'gain')), seg(l.name, 'shift'));
       }
       case 'activation':
         switch (l.fn) {
@@ -89,22 +154,23 @@ export class SurrogateModel {
         }
         return h;
       case 'dropout': {
-        const mask = dropout?.get(l.name);
-        return mask ? tf.mul(h, mask) : h;
+        if (seed === undefined || l.p <= 0) return h;
+        const keep = tf.cast(tf.greaterEqual(tf.randomUniform(h.shape, 0, 1, 'float32', seed), l.p), 'float32');
+        return tf.mul(h, tf.div(keep, 1 - l.p));
       }
       case 'layernorm': {
-        const { mean, variance } = tf.moments(h, 1, true);
+        const { mean, variance } = tf.moments(h, h.rank - 1, true);
         const normed = tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, l.eps)));
         return tf.add(tf.mul(normed, seg(l.name, 'gain')), seg(l.name, 'shift'));
       }
       case 'flatten':
-        return h;
+        return h.rank > 2 ? tf.reshape(h, [h.shape[0]!, -1]) : h;
     }
   }
 
   /** The script's loss on a batch: mean cross-entropy (with label smoothing) over class indices, or mean squared error. */
-  loss(theta: tf.Tensor1D, x: tf.Tensor2D, y: tf.Tensor, dropout?: ReadonlyMap<string, tf.Tensor2D>): tf.Scalar {
-    const out = this.forward(theta, x, dropout);
+  loss(theta: tf.Tensor1D, x: tf.Tensor2D, y: tf.Tensor, dropoutSeed?: number): tf.Scalar {
+    const out = this.forward(theta, x, dropoutSeed);
     if (this.spec.loss.kind === 'mse') return tf.mean(tf.square(tf.sub(out, y)));
     const onehot = tf.oneHot(y as tf.Tensor1D, this.spec.outputDim);
     return tf.losses.softmaxCrossEntropy(onehot, out, undefined, this.spec.loss.labelSmoothing) as tf.Scalar;

@@ -48,6 +48,7 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   const rng = new Rng(plan.seed + 1);
   const model = new SurrogateModel(spec);
   const exact = exactHvpSupported(model);
+  const kinked = spec.layers.some((l) => (l.kind === 'activation' && (l.fn === 'relu' || l.fn === 'leaky_relu')) || (l.kind === 'pool2d' && l.mode === 'max'));
   const hvpMethod = exact ? HVP_EXACT : HVP_FINITE_DIFFERENCE;
   emit({
     v: 1, type: 'hello', t: t(), harness: 'regscope-tfjs 0.1.0', python: '', torch: '', interpreter: `tfjs-${backend.name}`, pid: process.pid,
@@ -57,7 +58,7 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   const data = teacherData(spec, datasetSize(spec.batchSize), rng, o.labelNoise ?? 0);
   emit({
     v: 1, type: 'warning', t: t(), code: 'surrogate',
-    message: `This run trains a surrogate rebuilt from the script (${spec.layers.filter((l) => l.kind === 'linear').length} Linear layers, ${parameterCount(spec).toLocaleString('en-US')} parameters, ${spec.optimizer.className} lr ${spec.optimizer.lr}, batch ${spec.batchSize}) on ${data.description}, not your script's own code or data; use the Python engine for that.${spec.assumptions.length ? ` Assumed: ${spec.assumptions.join('; ')}.` : ''}`,
+    message: `This run trains a surrogate rebuilt from the script (${describeLayers(spec)}, ${parameterCount(spec).toLocaleString('en-US')} parameters, ${spec.optimizer.className} lr ${spec.optimizer.lr}, batch ${spec.batchSize}) on ${data.description}, not your script's own code or data; use the Python engine for that.${spec.assumptions.length ? ` Assumed: ${spec.assumptions.join('; ')}.` : ''}`,
   });
 
   let theta = model.init(rng);
@@ -86,25 +87,12 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
     idx.forEach((r, i) => y.set(data.y.subarray(r * k, (r + 1) * k), i * k));
     return { x: tf.tensor2d(x, [idx.length, d]), y: tf.tensor2d(y, [idx.length, k]) };
   };
-  const dropoutMasks = (rows: number): Map<string, tf.Tensor2D> => {
-    const masks = new Map<string, tf.Tensor2D>();
-    let width = spec.inputDim;
-    for (const l of spec.layers) {
-      if (l.kind === 'linear') width = l.outFeatures;
-      if (l.kind === 'dropout' && l.p > 0) {
-        const m = new Float32Array(rows * width);
-        for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < l.p ? 0 : 1 / (1 - l.p);
-        masks.set(l.name, tf.tensor2d(m, [rows, width]));
-      }
-    }
-    return masks;
-  };
-  const gradient = (th: Float64Array, batch: { x: tf.Tensor2D; y: tf.Tensor }, masks?: Map<string, tf.Tensor2D>): { loss: number; grad: Float64Array } => {
+  const gradient = (th: Float64Array, batch: { x: tf.Tensor2D; y: tf.Tensor }, dropoutSeed?: number): { loss: number; grad: Float64Array } => {
     passes++;
     let out = { loss: Number.NaN, grad: new Float64Array(0) };
     tf.tidy(() => {
       const p = tf.tensor1d(Float32Array.from(th));
-      const { value, grad } = tf.valueAndGrad((q: tf.Tensor) => model.loss(q as tf.Tensor1D, batch.x, batch.y, masks))(p);
+      const { value, grad } = tf.valueAndGrad((q: tf.Tensor) => model.loss(q as tf.Tensor1D, batch.x, batch.y, dropoutSeed))(p);
       out = { loss: value.dataSync()[0]!, grad: Float64Array.from(grad.dataSync()) };
     });
     return out;
@@ -119,7 +107,8 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   const hvpAt = (th: Float64Array, batch: { x: tf.Tensor2D; y: tf.Tensor }): { hvp: Hvp; errors: number[] } => {
     const errors: number[] = [];
     const scale = Math.max(1, norm(th) / Math.sqrt(th.length));
-    const eps = 1e-2 * scale;
+    // ReLU and max-pooling make the gradient jump at kinks; a smaller step crosses fewer of them.
+    const eps = (kinked ? 1e-3 : 1e-2) * scale;
     const diff = (dir: Float64Array, e: number): Float64Array => {
       const plus = Float64Array.from(th); axpy(plus, e, dir);
       const minus = Float64Array.from(th); axpy(minus, -e, dir);
@@ -181,8 +170,11 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
       let h0 = hvps, p0 = passes, s0 = performance.now();
       const steps = final ? plan.hessian.lanczosSteps : Math.ceil(plan.hessian.lanczosSteps / 2);
       const top = lanczos(hvp, model.n, steps, plan.hessian.topK, rng);
+      // With finite-difference HVPs the Ritz bound is not the whole error: each product is off by
+      // about its Richardson correction, so λ₁'s half-width is at least that share of λ₁.
+      const hvpError = errors.length ? median(errors) : 0;
       metric('hessian.top', step, costSince(h0, p0, s0), {
-        value: top.eigenvalues[0]!, uncertainty: { kind: 'residual', halfWidth: top.residuals[0]! },
+        value: top.eigenvalues[0]!, uncertainty: { kind: 'residual', halfWidth: Math.max(top.residuals[0]!, hvpError * Math.abs(top.eigenvalues[0]!)) },
         data: { eigenvalues: top.eigenvalues, residuals: top.residuals, steps: top.steps, hvpMethod, ...(errors.length ? { hvpRelError: median(errors) } : {}) },
       });
       const rule = stabilityThreshold(spec.optimizer, opt.lr);
@@ -202,8 +194,9 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
         h0 = hvps; p0 = passes; s0 = performance.now();
         const segments = layerSegments();
         const tr = hutchinson(hvp, model.n, top.vectors, plan.hessian.traceMaxProbes - top.vectors.length, plan.hessian.traceRelTol, segments.map((s) => s.range), rng);
+        const half = Math.max(tr.halfWidth, (errors.length ? median(errors) : 0) * Math.abs(tr.trace));
         metric('hessian.trace', step, costSince(h0, p0, s0), {
-          value: tr.trace, uncertainty: { kind: 'ci95', halfWidth: tr.halfWidth, low: tr.trace - tr.halfWidth, high: tr.trace + tr.halfWidth },
+          value: tr.trace, uncertainty: { kind: 'ci95', halfWidth: half, low: tr.trace - half, high: tr.trace + half },
           layers: segments.map((s, i) => ({ name: s.name, value: tr.segments[i]!.value, uncertainty: { kind: 'ci95' as const, halfWidth: tr.segments[i]!.halfWidth } })),
           data: { probes: tr.probes, estimates: tr.estimates, converged: tr.halfWidth <= plan.hessian.traceRelTol * Math.abs(tr.trace) },
         });
@@ -237,7 +230,9 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
     const s0 = performance.now();
     const layers: Record<string, unknown>[] = [];
     for (const s of model.segments.filter((q) => q.role === 'weight')) {
-      const [rows, cols] = s.shape as [number, number];
+      // A convolution's [out, in, kh, kw] as an out × (in·kh·kw) matrix, as the Python engine reads it.
+      const rows = s.shape[0]!;
+      const cols = s.size / rows;
       const w = theta.subarray(s.start, s.start + s.size);
       // Eigenvalues of WᵀW/N through the smaller Gram matrix (same non-zero spectrum).
       const small = Math.min(rows, cols);
@@ -326,7 +321,8 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
       const d = new Float64Array(model.n);
       for (const s of model.segments) {
         if (s.role !== 'weight') continue;
-        const [rows, cols] = s.shape as [number, number];
+        const rows = s.shape[0]!;
+        const cols = s.size / rows;
         for (let r = 0; r < rows; r++) {
           let wn = 0, dn = 0;
           const base = s.start + r * cols;
@@ -379,7 +375,6 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
       const s0 = performance.now();
       const idx = nextBatch();
       const batch = batchTensors(idx);
-      const masks = dropoutMasks(idx.length);
       if (plan.budget.probeSteps.includes(step)) {
         measure(step, batch, idx);
         if (plan.metrics.includes('weights') && previous) {
@@ -392,8 +387,8 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
           metric('weights.update_ratio', step, { hvps: 0, passes: 0, seconds: 0 }, { value: median(ratios.map((r) => r.value)), layers: ratios });
         }
       }
-      const { loss, grad } = gradient(theta, batch, masks);
-      tf.dispose([batch.x, batch.y, ...masks.values()]);
+      const { loss, grad } = gradient(theta, batch, rng.int(2 ** 30));
+      tf.dispose([batch.x, batch.y]);
       if (!Number.isFinite(loss)) {
         emit({ v: 1, type: 'error', t: t(), kind: 'nan', message: `the loss became ${loss} at step ${step}: the surrogate diverged with lr ${opt.lr}`, step });
         emit({ v: 1, type: 'done', t: t(), status: 'error', steps: step - 1, seconds: t(), cost: { hvps, passes } });
@@ -415,6 +410,14 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   }
   emit({ v: 1, type: 'done', t: t(), status: 'ok', steps, seconds: t(), cost: { hvps, passes } });
   return 'ok';
+}
+
+/** `2 Conv2d, 2 BatchNorm, 1 Linear layers` */
+function describeLayers(spec: SurrogateSpec): string {
+  const names: Record<string, string> = { linear: 'Linear', conv2d: 'Conv2d', batchnorm: 'BatchNorm', layernorm: 'LayerNorm', pool2d: 'pooling', dropout: 'Dropout' };
+  const counts = new Map<string, number>();
+  for (const l of spec.layers) if (names[l.kind]) counts.set(names[l.kind]!, (counts.get(names[l.kind]!) ?? 0) + 1);
+  return `${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')} layers`;
 }
 
 function median(xs: readonly number[]): number {

@@ -76,3 +76,34 @@ for (const backend of ['wasm', 'cpu'] as const) {
     }
   });
 }
+
+describe('convolutions of the surrogate (against TensorFlow.js’s own conv2d and maxPool)', () => {
+  it('im2col-by-slices convolution and reshape pooling equal tf.conv2d and tf.maxPool, for stride 1 and 2', async () => {
+    const { tf, selectBackend, SurrogateModel } = tfjsModules();
+    await selectBackend('cpu');
+    for (const stride of [1, 2]) {
+      const spec: SurrogateSpec = {
+        layers: [
+          { kind: 'conv2d', name: 'c', line: 1, inChannels: 3, outChannels: 4, kernel: 3, stride, padding: 1, bias: true },
+          { kind: 'pool2d', name: 'p', line: 1, mode: 'max', kernel: 2, stride: 2 },
+          { kind: 'flatten', name: 'f', line: 1 },
+        ],
+        inputDim: 8 * 8 * 3, inputShape: [8, 8, 3], outputDim: stride === 1 ? 64 : 16, loss: { kind: 'mse' },
+        optimizer: { kind: 'sgd', className: 'SGD', lr: 0.1, momentum: 0, dampening: 0, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, alpha: 0.99 },
+        batchSize: 2, clipNorm: null, assumptions: [],
+      };
+      const model = new SurrogateModel(spec);
+      const theta = model.init(new Rng(1));
+      const x = tf.randomNormal([2, 8 * 8 * 3], 0, 1, 'float32', 3) as import('@tensorflow/tfjs-core').Tensor2D;
+      const ours = model.forward(tf.tensor1d(Float32Array.from(theta)), x).arraySync() as number[][];
+      const w = model.segments.find((q) => q.role === 'weight')!;
+      const b = model.segments.find((q) => q.role === 'bias')!;
+      const filter = tf.transpose(tf.reshape(tf.tensor1d(Float32Array.from(theta.subarray(w.start, w.start + w.size))), [4, 3, 3, 3]), [2, 3, 1, 0]) as import('@tensorflow/tfjs-core').Tensor4D;
+      const img = tf.reshape(x, [2, 8, 8, 3]) as import('@tensorflow/tfjs-core').Tensor4D;
+      const conv = tf.add(tf.conv2d(tf.pad(img, [[0, 0], [1, 1], [1, 1], [0, 0]]), filter, stride, 'valid'), tf.tensor1d(Float32Array.from(theta.subarray(b.start, b.start + b.size))));
+      const reference = tf.reshape(tf.maxPool(conv as import('@tensorflow/tfjs-core').Tensor4D, 2, 2, 'valid'), [2, -1]).arraySync() as number[][];
+      assert.equal(ours[0]!.length, reference[0]!.length);
+      ours.flat().forEach((v, i) => assert.ok(Math.abs(v - reference.flat()[i]!) < 1e-5, `stride ${stride}: ${v} vs ${reference.flat()[i]}`));
+    }
+  });
+});
