@@ -76,12 +76,17 @@ export function harnessDir(): string {
   return found;
 }
 
-export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, listener: ProbeListener = {}): Promise<RunningProbe> {
+/** The script a probe runs, analysed with its project's settings (every engine starts here). */
+export function analyzeProbeScript(parser: PythonParser, req: ProbeRequest) {
   const script = path.resolve(req.script);
   if (!fs.existsSync(script)) throw new ProbeSetupError(`cannot probe ${req.script}: no such file`);
   const cwd = req.cwd ?? path.dirname(script);
   const settings = new ProjectSettingsFinder().forFile(script).settings;
-  const analysis = analyzeDiskFile(parser, script, settings, [req.storeRoot, cwd]);
+  return { script, cwd, settings, analysis: analyzeDiskFile(parser, script, settings, [req.storeRoot, cwd]) };
+}
+
+export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, listener: ProbeListener = {}): Promise<RunningProbe> {
+  const { script, cwd, settings, analysis } = analyzeProbeScript(parser, req);
   const { plan, notes } = buildProbePlan(analysis.document, analysis, {
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
     timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: req.directions,

@@ -7,15 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PythonParser } from '../../analysis/syntax/pythonParser';
-import { analyzeDiskFile } from '../../host/analyzeDiskFile';
-import { ProjectSettingsFinder } from '../../host/projectSettings';
 import type { ProbeEvent, RunRecord } from '../../protocol';
 import { decodeEventLine } from '../events';
 import { buildProbePlan } from '../plan';
 import { probeAnchors } from '../probeAnchors';
 import { filterProbeFindings } from '../probeFindingFilter';
 import { probeFindings } from '../probeFindings';
-import { ProbeSetupError, type ProbeListener, type ProbeRequest, type RunningProbe } from '../pythonEngine';
+import { analyzeProbeScript, ProbeSetupError, type ProbeListener, type ProbeRequest, type RunningProbe } from '../pythonEngine';
 import type { ExitInfo } from '../pythonProcess';
 import { closingEvents, finalRecord } from '../runEnd';
 import { newRunId, RunWriter } from '../runStore';
@@ -40,11 +38,7 @@ export interface TfjsRequest extends ProbeRequest {
 }
 
 export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, listener: ProbeListener = {}): Promise<RunningProbe> {
-  const script = path.resolve(req.script);
-  if (!fs.existsSync(script)) throw new ProbeSetupError(`cannot probe ${req.script}: no such file`);
-  const cwd = req.cwd ?? path.dirname(script);
-  const settings = new ProjectSettingsFinder().forFile(script).settings;
-  const analysis = analyzeDiskFile(parser, script, settings, [req.storeRoot, cwd]);
+  const { script, cwd, settings, analysis } = analyzeProbeScript(parser, req);
   const rebuilt = trySurrogateSpec(analysis.document, analysis);
   if ('error' in rebuilt) throw new ProbeSetupError(`${rebuilt.error}. Use the Python engine (--engine python, with an interpreter that has torch) for this script.`);
   const { plan, notes } = buildProbePlan(analysis.document, analysis, {
