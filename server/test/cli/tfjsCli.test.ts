@@ -60,6 +60,13 @@ describe('regscope probe on the embedded engine', () => {
     const steps = events.filter((e) => e.type === 'step');
     assert.equal(steps.length, 3);
     assert.ok(steps.every((e) => e.type === 'step' && Number.isFinite(e.loss)));
+    // Its param groups split as torch splits them (the recorded Python run of the same script).
+    const groups = (evs: ProbeEvent[]) => evs.filter((e) => e.type === 'hparams').at(-1)!;
+    const python = fs.readFileSync(path.join(ROOT, 'server', 'test', 'fixtures', 'runs', 'cnn_batchnorm_adamw', 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeEvent);
+    const ours = groups(events);
+    const theirs = groups(python);
+    assert.ok(ours.type === 'hparams' && theirs.type === 'hparams');
+    assert.deepEqual(ours.optimizers[0]!.groups.map((g) => [g.numel, g.weightDecay]), theirs.optimizers[0]!.groups.map((g) => [g.numel, g.weightDecay]));
     const alpha = events.find((e): e is MetricEvent => e.type === 'metric' && e.name === 'weights.alpha')!;
     assert.deepEqual(alpha.layers?.map((l) => l.name), ['conv1', 'conv2', 'fc']);
   });

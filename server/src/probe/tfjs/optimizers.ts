@@ -12,9 +12,13 @@ export class Optimizer {
   private readonly v: Float64Array;
   private started = false;
 
-  constructor(readonly spec: OptimizerSpec, n: number, public lr: number = spec.lr) {
+  /** Weight decay per parameter (param groups); the spec's single value when absent. */
+  private readonly decay: Float64Array;
+
+  constructor(readonly spec: OptimizerSpec, n: number, public lr: number = spec.lr, decay?: Float64Array) {
     this.m = new Float64Array(n);
     this.v = new Float64Array(n);
+    this.decay = decay ?? new Float64Array(n).fill(spec.weightDecay);
   }
 
   get steps(): number {
@@ -30,7 +34,7 @@ export class Optimizer {
     switch (s.kind) {
       case 'sgd': {
         for (let i = 0; i < n; i++) {
-          let g = grad[i]! + s.weightDecay * theta[i]!;
+          let g = grad[i]! + this.decay[i]! * theta[i]!;
           if (s.momentum !== 0) {
             this.m[i] = this.started ? s.momentum * this.m[i]! + (1 - s.dampening) * g : g;
             g = s.nesterov ? g + s.momentum * this.m[i]! : this.m[i]!;
@@ -46,8 +50,8 @@ export class Optimizer {
         const c2 = 1 - s.beta2 ** this.step;
         for (let i = 0; i < n; i++) {
           let g = grad[i]!;
-          if (s.kind === 'adamw') theta[i]! *= 1 - lr * s.weightDecay;
-          else g += s.weightDecay * theta[i]!;
+          if (s.kind === 'adamw') theta[i]! *= 1 - lr * this.decay[i]!;
+          else g += this.decay[i]! * theta[i]!;
           this.m[i] = s.beta1 * this.m[i]! + (1 - s.beta1) * g;
           this.v[i] = s.beta2 * this.v[i]! + (1 - s.beta2) * g * g;
           theta[i]! -= (lr * (this.m[i]! / c1)) / (Math.sqrt(this.v[i]! / c2) + s.eps);
@@ -56,7 +60,7 @@ export class Optimizer {
       }
       case 'rmsprop': {
         for (let i = 0; i < n; i++) {
-          const g = grad[i]! + s.weightDecay * theta[i]!;
+          const g = grad[i]! + this.decay[i]! * theta[i]!;
           this.v[i] = s.alpha * this.v[i]! + (1 - s.alpha) * g * g;
           theta[i]! -= (lr * g) / (Math.sqrt(this.v[i]!) + s.eps);
         }

@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MetricEvent, ProbeEvent, ProbePlan } from '../../protocol';
 import { selectBackend, type BackendChoice } from './backend';
-import { hutchinson, lanczos, type Hvp } from './curvature';
+import { hutchinson, lanczos, slqDensity, type Hvp } from './curvature';
 import { exactHvp, exactHvpSupported } from './exactHvp';
 import { axpy, dot, norm, scaled, symmetricEigen } from './linalg';
 import { Optimizer, stabilityThreshold } from './optimizers';
@@ -62,7 +62,11 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   });
 
   let theta = model.init(rng);
-  const opt = new Optimizer(spec.optimizer, model.n);
+  // Param groups split by shape: matrices and filters get one decay, vectors (biases, norms) another.
+  const byShape = spec.optimizer.decayByShape;
+  const decay = byShape ? new Float64Array(model.n) : undefined;
+  if (decay && byShape) for (const s of model.segments) decay.fill(s.shape.length > 1 ? byShape.matrices : byShape.vectors, s.start, s.start + s.size);
+  const opt = new Optimizer(spec.optimizer, model.n, spec.optimizer.lr, decay);
   const steps = Math.max(...plan.budget.probeSteps);
   const last = steps;
   const order: number[] = [];
@@ -150,14 +154,12 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   const costSince = (h0: number, p0: number, s0: number): { hvps: number; passes: number; seconds: number } => ({ hvps: hvps - h0, passes: passes - p0, seconds: (performance.now() - s0) / 1000 });
   const hparams = (step: number): void => {
     const s = spec.optimizer;
-    emit({
-      v: 1, type: 'hparams', t: t(), step, optimizers: [{
-        index: 0, class: s.className, groups: [{
-          index: 0, lr: opt.lr, numel: model.n, weightDecay: s.weightDecay,
-          ...(s.kind === 'sgd' ? { momentum: s.momentum, nesterov: s.nesterov } : s.kind === 'rmsprop' ? { eps: s.eps } : { betas: [s.beta1, s.beta2], eps: s.eps }),
-        }],
-      }],
-    });
+    const extra = s.kind === 'sgd' ? { momentum: s.momentum, nesterov: s.nesterov } : s.kind === 'rmsprop' ? { eps: s.eps } : { betas: [s.beta1, s.beta2], eps: s.eps };
+    const matrices = model.segments.filter((q) => q.shape.length > 1).reduce((a, q) => a + q.size, 0);
+    const groups = s.decayByShape
+      ? [{ index: 0, lr: opt.lr, numel: matrices, weightDecay: s.decayByShape.matrices, ...extra }, { index: 1, lr: opt.lr, numel: model.n - matrices, weightDecay: s.decayByShape.vectors, ...extra }]
+      : [{ index: 0, lr: opt.lr, numel: model.n, weightDecay: s.weightDecay, ...extra }];
+    emit({ v: 1, type: 'hparams', t: t(), step, optimizers: [{ index: 0, class: s.className, groups }] });
   };
 
   // --- measurements at a probe step (θ before that step's update, on that step's batch) --------
@@ -199,6 +201,12 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
           value: tr.trace, uncertainty: { kind: 'ci95', halfWidth: half, low: tr.trace - half, high: tr.trace + half },
           layers: segments.map((s, i) => ({ name: s.name, value: tr.segments[i]!.value, uncertainty: { kind: 'ci95' as const, halfWidth: tr.segments[i]!.halfWidth } })),
           data: { probes: tr.probes, estimates: tr.estimates, converged: tr.halfWidth <= plan.hessian.traceRelTol * Math.abs(tr.trace) },
+        });
+        h0 = hvps; p0 = passes; s0 = performance.now();
+        const d = slqDensity(hvp, model.n, plan.hessian.densityProbes, plan.hessian.densitySteps, top, rng);
+        metric('hessian.density', step, costSince(h0, p0, s0), {
+          value: d.impliedTrace, uncertainty: { kind: 'stderr', halfWidth: d.impliedTraceStderr },
+          data: { grid: d.grid, density: d.density, outliers: d.outliers, nodes: d.nodes, weights: d.weights, sigma: d.sigma },
         });
         if (spec.optimizer.kind === 'sgd') {
           const threshold = 2 / opt.lr;

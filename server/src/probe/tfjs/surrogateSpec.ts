@@ -4,7 +4,7 @@
  * that names the layer and its line, so the user knows to use the Python engine.
  */
 import type { AnalysisResult } from '../../analysis/analyze';
-import type { Hyperparameter, LayerModel } from '../../analysis/model/trainingScript';
+import type { Hyperparameter, LayerModel, OptimizerModel } from '../../analysis/model/trainingScript';
 import { childByField, unparenthesize, type SyntaxNode } from '../../analysis/syntax/syntaxNode';
 import type { ParsedDocument } from '../../analysis/document';
 
@@ -34,6 +34,11 @@ export interface OptimizerSpec {
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
+  /**
+   * Param groups that split decay by parameter shape (`p.ndim > 1` vs `p.ndim <= 1`, or by
+   * `bias`/`norm` in the name): the decay of matrices/filters and of vectors (biases, norms).
+   */
+  readonly decayByShape?: { readonly matrices: number; readonly vectors: number };
   /** RMSprop's smoothing constant. */
   readonly alpha: number;
 }
@@ -118,12 +123,40 @@ export function surrogateSpec(doc: ParsedDocument, analysis: AnalysisResult): Su
     weightDecay: get('weight_decay') ?? (kind === 'adamw' ? 0.01 : 0),
     alpha: get('alpha') ?? 0.99,
   };
+  const groups = groupDecay(doc, analysis, opt, optimizer.weightDecay);
+  if (groups === 'unknown') assumptions.push('the optimizer\'s param groups are not split by parameter shape or name: the optimizer-level weight decay is applied to every parameter');
+  const withGroups: OptimizerSpec = groups && groups !== 'unknown' ? { ...optimizer, decayByShape: groups } : optimizer;
   const loader = model.dataLoaders.find((d) => d.role === 'train') ?? model.dataLoaders[0];
   let batchSize = num(loader?.hyper.get('batch_size'));
   if (batchSize === undefined) { batchSize = 64; assumptions.push('batch size not found: 64 assumed'); }
-  return { spec: { layers, inputDim, ...(inputShape ? { inputShape } : {}), outputDim: width, loss, optimizer, batchSize, clipNorm: null, assumptions } };
+  return { spec: { layers, inputDim, ...(inputShape ? { inputShape } : {}), outputDim: width, loss, optimizer: withGroups, batchSize, clipNorm: null, assumptions } };
 }
 
+
+/**
+ * Weight decay per param group, when the groups split parameters the usual way: by shape
+ * (`[p for n, p in model.named_parameters() if p.ndim > 1]`) or by name (`'bias' in n`,
+ * `'norm' in n`). Undefined without groups; 'unknown' for groups split some other way.
+ */
+function groupDecay(doc: ParsedDocument, analysis: AnalysisResult, opt: OptimizerModel, fallback: number): { matrices: number; vectors: number } | 'unknown' | undefined {
+  const groups = opt.paramGroups;
+  if (!groups || groups.length < 2) return undefined;
+  let matrices: number | undefined;
+  let vectors: number | undefined;
+  for (const g of groups) {
+    const decay = num(g.hyper.get('weight_decay')) ?? fallback;
+    let source = g.paramsNode ? doc.text.slice(g.paramsNode.start, g.paramsNode.end) : '';
+    if (g.paramsNode?.type === 'identifier') {
+      const assigned = (analysis.facts.assignmentsByTarget.get(source) ?? []).filter((a) => a.node.start < g.node.start).at(-1);
+      if (assigned?.value) source = doc.text.slice(assigned.value.start, assigned.value.end);
+    }
+    const compact = source.replace(/\s+/g, '');
+    if (/\.(ndim|dim\(\))(>1|>=2|!=1)/.test(compact) || /if(not'bias'in|'bias'notin)\w+/.test(compact)) matrices = decay;
+    else if (/\.(ndim|dim\(\))(<=1|<2|==1)/.test(compact) || /if'(bias|norm)'in\w+/.test(compact)) vectors = decay;
+    else return 'unknown';
+  }
+  return matrices !== undefined && vectors !== undefined ? { matrices, vectors } : 'unknown';
+}
 
 /** One layer constructor as the surrogate builds it (the module path is `name`). */
 function layerSpec(l: LayerModel, name: string, line: number): LayerSpec {

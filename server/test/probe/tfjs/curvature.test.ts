@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hutchinson, lanczos } from '../../../src/probe/tfjs/curvature';
+import { hutchinson, lanczos, slqDensity } from '../../../src/probe/tfjs/curvature';
 import { symmetricEigen } from '../../../src/probe/tfjs/linalg';
 import { Rng } from '../../../src/probe/tfjs/rng';
 
@@ -49,5 +49,18 @@ describe('embedded-engine curvature numerics (against exact spectra)', () => {
       assert.ok(Math.abs(r.segments[0]!.value + r.segments[1]!.value - r.trace) < 1e-9);
     }
     assert.ok(covered >= 16, `covered ${covered}/20`);
+  });
+
+  it('SLQ density: the bulk integrates to its share, the implied trace is within 3 standard errors of the exact one', () => {
+    const exact = spectrum.reduce((a, b) => a + b, 0);
+    const top = lanczos(matvec(m), m.length, 30, 5, new Rng(5));
+    const d = slqDensity(matvec(m), m.length, 3, 20, top, new Rng(6));
+    const dx = d.grid[1]! - d.grid[0]!;
+    const mass = d.density.reduce((a, b) => a + b, 0) * dx;
+    assert.ok(Math.abs(mass - 55 / 60) < 0.01, `bulk mass ${mass}`);
+    assert.ok(Math.abs(d.impliedTrace - exact) <= 3 * d.impliedTraceStderr + 1e-9, `${d.impliedTrace} vs ${exact} ± ${d.impliedTraceStderr}`);
+    assert.deepEqual(d.outliers.map((x) => Number(x.toFixed(6))), [9, 7.5, 6, 4, 3]);
+    // The bulk lies inside the bulk's spectrum [−0.8, 0.8] (the outliers were deflated away).
+    assert.ok(d.nodes.flat().every((x) => x > -0.81 && x < 0.81));
   });
 });

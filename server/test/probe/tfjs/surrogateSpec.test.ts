@@ -48,6 +48,8 @@ describe('surrogate of a script (embedded engine)', () => {
     assert.deepEqual(r.spec.layers.map((l) => `${l.name}:${l.kind}`), ['conv1:conv2d', 'bn1:batchnorm', 'forward.0:activation', 'forward.1:pool2d', 'conv2:conv2d', 'bn2:batchnorm', 'forward.2:activation', 'forward.3:pool2d', 'forward.4:flatten', 'fc:linear']);
     assert.deepEqual(r.spec.inputShape, [16, 16, 1], 'fc takes 32·4·4: two 2× poolings of a 16×16 image');
     assert.equal(parameterCount(r.spec), pythonNumel('cnn_batchnorm_adamw'));
+    // The script's two param groups: decay on p.ndim > 1, none on p.ndim <= 1.
+    assert.deepEqual(r.spec.optimizer.decayByShape, { matrices: 0.05, vectors: 0 });
   });
 
   it('a model it cannot rebuild is an error naming the model or layer and its line', async () => {
