@@ -129,9 +129,20 @@ export function surrogateSpec(doc: ParsedDocument, analysis: AnalysisResult): Su
   const loader = model.dataLoaders.find((d) => d.role === 'train') ?? model.dataLoaders[0];
   let batchSize = num(loader?.hyper.get('batch_size'));
   if (batchSize === undefined) { batchSize = 64; assumptions.push('batch size not found: 64 assumed'); }
-  return { spec: { layers, inputDim, ...(inputShape ? { inputShape } : {}), outputDim: width, loss, optimizer: withGroups, batchSize, clipNorm: null, assumptions } };
+  return { spec: { layers, inputDim, ...(inputShape ? { inputShape } : {}), outputDim: width, loss, optimizer: withGroups, batchSize, clipNorm: clipNorm(analysis), assumptions } };
 }
 
+
+/** `clip_grad_norm_(params, max_norm)` in the script: its max norm, when it resolves to a number. */
+function clipNorm(analysis: AnalysisResult): number | null {
+  for (const t of analysis.model.techniques) {
+    if (t.kind !== 'gradient_clipping' || !/clip_grad_norm_?$/.test(t.call.callee)) continue;
+    const arg = t.call.keywords.get('max_norm') ?? t.call.args[1];
+    const v = arg ? analysis.values.resolve(arg, undefined).value : undefined;
+    if (v?.kind === 'number' && v.value > 0) return v.value;
+  }
+  return null;
+}
 
 /**
  * Weight decay per param group, when the groups split parameters the usual way: by shape

@@ -72,6 +72,11 @@ describe('surrogate of a script (embedded engine)', () => {
     assert.ok('spec' in r);
     assert.deepEqual([r.spec.optimizer.kind, r.spec.optimizer.beta1, r.spec.optimizer.beta2, r.spec.optimizer.eps, r.spec.optimizer.weightDecay], ['adamw', 0.8, 0.95, 1e-6, 0.01]);
     assert.deepEqual(r.spec.loss, { kind: 'cross_entropy', labelSmoothing: 0.1 });
+    assert.equal(r.spec.clipNorm, null);
+    const clipped = await analyzeText('import torch\nfrom torch import nn\nMAXN = 0.5\nmodel = nn.Sequential(nn.Linear(4, 2))\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor x, y in loader:\n    loss = nn.functional.mse_loss(model(x), y)\n    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), MAXN)\n    opt.step()\n');
+    const rc = trySurrogateSpec(clipped.document, clipped);
+    assert.ok('spec' in rc);
+    assert.equal(rc.spec.clipNorm, 0.5, 'clip_grad_norm_ with a constant max norm');
     assert.ok(r.spec.assumptions.some((x) => /batch size/.test(x)));
     const b = await analyzeText('import torch\nfrom torch import nn\nimport sys\nh = int(sys.argv[1])\nmodel = nn.Sequential(nn.Linear(4, h), nn.ReLU(), nn.Linear(h, 2))\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n');
     const rb = trySurrogateSpec(b.document, b);
