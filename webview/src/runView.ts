@@ -17,6 +17,8 @@ export interface RunView {
   readonly hparams: HparamsEvent | null;
   readonly device: string | null;
   readonly torch: string | null;
+  /** The embedded engine's runtime (`TensorFlow.js 4.22.0, wasm backend`); null for Python runs. */
+  readonly runtime: string | null;
   /** Metric events by name, in arrival order. */
   readonly metrics: ReadonlyMap<string, readonly MetricEvent[]>;
   readonly warnings: readonly string[];
@@ -34,9 +36,10 @@ export function deriveRun(bundle: RunBundle, events: readonly ProbeEvent[] = bun
   let done: DoneEvent | null = null;
   let device: string | null = bundle.record.device;
   let torch: string | null = bundle.record.torch;
+  let runtime: string | null = null;
   for (const e of events) {
     switch (e.type) {
-      case 'hello': device = `${e.device.type}${e.device.name ? ` (${e.device.name})` : ''}`; torch = e.torch; break;
+      case 'hello': device = `${e.device.type}${e.device.name ? ` (${e.device.name})` : ''}`; torch = e.torch || null; runtime = e.runtime ?? null; break;
       case 'step': steps.push(e); break;
       case 'hparams': hparams = e; break;
       case 'metric': { const list = metrics.get(e.name) ?? []; list.push(e); metrics.set(e.name, list); break; }
@@ -50,7 +53,7 @@ export function deriveRun(bundle: RunBundle, events: readonly ProbeEvent[] = bun
   const status = done ? done.status : bundle.record.status === 'running' ? 'running' : bundle.record.status;
   const scriptName = bundle.record.script.split(/[\\/]/).pop() ?? bundle.record.script;
   return {
-    bundle, id: bundle.record.id, scriptName, status, steps, plannedSteps, progress, hparams, device, torch, metrics,
+    bundle, id: bundle.record.id, scriptName, status, steps, plannedSteps, progress, hparams, device, torch, runtime, metrics,
     warnings: [...bundle.record.warnings.filter((w) => !warnings.includes(w)), ...warnings], errors, done,
   };
 }

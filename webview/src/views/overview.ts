@@ -17,7 +17,8 @@ export function renderOverview(root: HTMLElement, ctx: ViewContext): void {
   // The engine's reason names the interpreter it chose first, then every one it passed over.
   const [chosen, ...passed] = (r.engineReason || r.engine).split('; ');
   add('engine', passed.length ? h('details', {}, h('summary', {}, chosen!), h('span', { class: 'muted' }, `also considered: ${passed.join('; ')}`)) : chosen!);
-  if (run.device) add('device', run.device);
+  if (run.runtime) add('runtime', run.runtime);
+  else if (run.device) add('device', run.device);
   if (run.torch) add('torch', run.torch);
   add('started', new Date(r.startedAt).toLocaleString());
   if (run.done) add('took', `${seconds(run.done.seconds)} · ${run.done.steps} steps · ${run.done.cost.hvps} HVPs, ${run.done.cost.passes} passes`);

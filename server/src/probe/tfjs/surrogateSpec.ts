@@ -126,6 +126,7 @@ export function surrogateSpec(doc: ParsedDocument, analysis: AnalysisResult): Su
   const groups = groupDecay(doc, analysis, opt, optimizer.weightDecay);
   if (groups === 'unknown') assumptions.push('the optimizer\'s param groups are not split by parameter shape or name: the optimizer-level weight decay is applied to every parameter');
   const withGroups: OptimizerSpec = groups && groups !== 'unknown' ? { ...optimizer, decayByShape: groups } : optimizer;
+  for (const sch of model.schedulers) assumptions.push(`${sch.className} (line ${doc.lines.positionAt(sch.call.node.start).line + 1}) is not applied: the surrogate trains at the base learning rate`);
   const loader = model.dataLoaders.find((d) => d.role === 'train') ?? model.dataLoaders[0];
   let batchSize = num(loader?.hyper.get('batch_size'));
   if (batchSize === undefined) { batchSize = 64; assumptions.push('batch size not found: 64 assumed'); }
