@@ -23,6 +23,10 @@ export function renderOverview(root: HTMLElement, ctx: ViewContext): void {
   add('started', new Date(r.startedAt).toLocaleString());
   if (run.done) add('took', `${seconds(run.done.seconds)} · ${run.done.steps} steps · ${run.done.cost.hvps} HVPs, ${run.done.cost.passes} passes`);
   root.append(section('Run', status, meta));
+  if (r.engine === 'tfjs') {
+    // Every number of this run describes a rebuilt model on synthetic data: say so first.
+    root.append(h('p', { class: 'surrogate-note', role: 'note' }, 'Surrogate run: the embedded engine rebuilt the script’s model and trained it on synthetic data. The numbers describe that surrogate; probe with a Python that has torch for the script’s own run.'));
+  }
 
   if (run.status === 'running') {
     const step = run.steps.at(-1)?.step ?? 0;
