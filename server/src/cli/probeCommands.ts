@@ -21,7 +21,7 @@ interface Io {
   isTty: boolean;
 }
 
-export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--steps N]
+export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--data FILE] [--steps N]
                         [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape] [--directions random|eigen|pca]
                         [--timeout SECONDS] [--seed N] [--out DIR] [--html FILE] [--json] [-- SCRIPT ARGS...]
   regscope runs [--out DIR] [--json]
@@ -45,7 +45,7 @@ function intFlag(v: string | true | undefined, name: string, min: number): numbe
 
 export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html', 'backend'],
+    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html', 'backend', 'data'],
     booleans: ['json', 'full-landscape'],
   });
   if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
@@ -55,6 +55,7 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
     io.err(`regscope: the ${engine} engine is not available in this version; use --engine auto, python or tfjs\n`);
     return 2;
   }
+  if (engine === 'python' && a.flags.has('data')) throw new UsageError('--data is for the embedded engine (--engine tfjs or auto); the Python engine runs the script on its own data');
   const backend = a.flags.get('backend') ?? 'auto';
   if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(String(backend))) throw new UsageError('--backend is auto, wasm, cpu or tensorflow');
   const python = a.flags.get('python');
@@ -71,6 +72,7 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
   try {
     running = await startProbe(parser, {
       engine: engine as EngineChoice, backend: backend as BackendChoice,
+      ...(typeof a.flags.get('data') === 'string' ? { dataFile: path.resolve(a.flags.get('data') as string) } : {}),
       script, args: a.rest, storeRoot, steps: intFlag(a.flags.get('steps'), 'steps', 1),
       metrics: metricsFlag(a.flags.get('metrics')), fullLandscape: a.flags.get('full-landscape') === true || undefined,
       seed: intFlag(a.flags.get('seed'), 'seed', 0), directions, timeoutSeconds: intFlag(a.flags.get('timeout'), 'timeout', 1), candidates,

@@ -44,6 +44,7 @@ export class ProbeService {
     private readonly folders: () => readonly string[],
     private readonly pythonSetting: () => string | undefined,
     private readonly engineSetting: () => EngineChoice = () => 'auto',
+    private readonly dataFileSetting: () => string = () => '',
   ) {}
 
   /** The workspace folder holding the script (its runs go under `<folder>/.regscope/`), else the script's folder. */
@@ -65,8 +66,9 @@ export class ProbeService {
     const root = this.storeRootFor(script);
     let runId = '';
     let seq = 0;
+    const dataFile = this.dataFileSetting();
     const probe = await startProbe(this.parser, {
-      engine: this.engineSetting(),
+      engine: this.engineSetting(), ...(dataFile ? { dataFile: path.resolve(root, dataFile) } : {}),
       script, args: params.args ?? [], storeRoot: root, steps: params.steps, metrics: params.metrics, candidates,
     }, {
       event: (event) => { const n = seq++; if (runId) this.host.event({ runId, seq: n, event }); },

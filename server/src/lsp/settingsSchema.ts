@@ -58,6 +58,11 @@ export const SETTINGS_SCHEMA = {
     default: 'auto',
     markdownDescription: 'Where probes run. `auto`: your Python when it has torch, else the embedded TensorFlow.js engine on a surrogate rebuilt from the script. `python`: always your Python. `tfjs`: always the embedded engine (no Python needed).',
   },
+  'regscope.probe.dataFile': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'Data for the embedded engine: a `.csv`, `.npy` or `.npz` file (relative to the workspace folder) the surrogate trains on instead of synthetic teacher data. The last column is the label (or the targets), or the arrays are named `x` and `y`. The Python engine runs your script on its own data and ignores this.',
+  },
   'regscope.probe.metrics': {
     type: 'array',
     items: { type: 'string', enum: ['hessian', 'landscape', 'noise', 'weights', 'collapse'] },
@@ -83,6 +88,8 @@ export interface EditorSettings {
   readonly pythonInterpreter: string;
   readonly probeSteps: number;
   readonly probeEngine: 'auto' | 'python' | 'tfjs';
+  /** Empty: synthetic teacher data. */
+  readonly probeDataFile: string;
   readonly probeMetrics: readonly ProbeMetric[];
 }
 
@@ -90,7 +97,7 @@ const ALL_PROBE_METRICS = SETTINGS_SCHEMA['regscope.probe.metrics'].items.enum;
 
 export const DEFAULT_EDITOR_SETTINGS: EditorSettings = {
   select: [], ignore: [], severity: {}, rules: {}, inlayHints: true, codeLens: true,
-  pythonInterpreter: '', probeSteps: SETTINGS_SCHEMA['regscope.probe.steps'].default, probeEngine: 'auto', probeMetrics: ALL_PROBE_METRICS,
+  pythonInterpreter: '', probeSteps: SETTINGS_SCHEMA['regscope.probe.steps'].default, probeEngine: 'auto', probeDataFile: '', probeMetrics: ALL_PROBE_METRICS,
 };
 
 /**
@@ -152,6 +159,11 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
     if (probe.engine === 'auto' || probe.engine === 'python' || probe.engine === 'tfjs') probeEngine = probe.engine;
     else problems.push('regscope.probe.engine must be auto, python or tfjs; using auto');
   }
+  let probeDataFile = '';
+  if (probe?.dataFile !== undefined && probe.dataFile !== null) {
+    if (typeof probe.dataFile === 'string') probeDataFile = probe.dataFile.trim();
+    else problems.push('regscope.probe.dataFile must be a path; ignoring it');
+  }
   let probeMetrics: readonly ProbeMetric[] = ALL_PROBE_METRICS;
   if (probe?.metrics !== undefined) {
     const m = probe.metrics;
@@ -161,7 +173,7 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
   return {
     settings: {
       select: strings('select'), ignore: strings('ignore'), severity, rules, inlayHints: flag('inlayHints', true), codeLens: flag('codeLens', true),
-      pythonInterpreter, probeSteps, probeEngine, probeMetrics,
+      pythonInterpreter, probeSteps, probeEngine, probeDataFile, probeMetrics,
     },
     problems,
   };

@@ -5,17 +5,24 @@
  */
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import { defaultCandidates, findTorchInterpreter } from './interpreter';
-import { startPythonProbe, type ProbeListener, type RunningProbe } from './pythonEngine';
+import { analyzeProbeScript, startPythonProbe, type ProbeListener, type RunningProbe } from './pythonEngine';
 import { startTfjsProbe, type TfjsRequest } from './tfjs/tfjsEngine';
 
 export type EngineChoice = 'auto' | 'python' | 'tfjs';
 
 export async function startProbe(parser: PythonParser, req: TfjsRequest & { readonly engine?: EngineChoice }, listener: ProbeListener = {}): Promise<RunningProbe> {
   const engine = req.engine ?? 'auto';
-  if (engine === 'python') return startPythonProbe(parser, req, listener);
+  const python = async (r: typeof req): Promise<RunningProbe> => {
+    const probe = await startPythonProbe(parser, r, listener);
+    return r.dataFile ? { ...probe, planNotes: [...probe.planNotes, 'the data file is for the embedded engine: the Python engine runs the script on its own data'] } : probe;
+  };
+  if (engine === 'python') return python(req);
   if (engine === 'tfjs') return startTfjsProbe(parser, { ...req, why: req.why ?? 'asked for with --engine tfjs' }, listener);
+  // The Python harness hooks PyTorch; a Keras script's probe is the surrogate's.
+  const { frameworks } = analyzeProbeScript(parser, req).analysis.model;
+  if (frameworks.includes('keras') && !frameworks.includes('pytorch')) return startTfjsProbe(parser, { ...req, why: 'a Keras script: the Python engine probes PyTorch scripts' }, listener);
   const search = await findTorchInterpreter(req.candidates ?? defaultCandidates(), {});
-  if ('found' in search) return startPythonProbe(parser, { ...req, candidates: [search.found.candidate] }, listener);
+  if ('found' in search) return python({ ...req, candidates: [search.found.candidate] });
   const first = search.missing.split('\n')[0]!.replace(/\.$/, '');
   return startTfjsProbe(parser, { ...req, why: `no Python with torch was found (${first})` }, listener);
 }

@@ -77,4 +77,41 @@ describe('regscope probe on the embedded engine', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /tfjs: no Python with torch was found/);
   });
+
+  it('--data trains on the user’s CSV: its epochs drive a per-epoch StepLR; a bad file is a clear error', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'regscope-tfjs-data-'));
+    const script = path.join(dir, 'train.py');
+    fs.writeFileSync(script, [
+      'import torch', 'from torch import nn',
+      'model = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 2))',
+      'opt = torch.optim.SGD(model.parameters(), lr=0.2)',
+      'sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)',
+      'loader = torch.utils.data.DataLoader(ds, batch_size=50)',
+      'loss_fn = nn.CrossEntropyLoss()',
+      'for epoch in range(5):', '    for x, y in loader:', '        opt.zero_grad()', '        loss_fn(model(x), y).backward()', '        opt.step()', '    sched.step()', '',
+    ].join('\n'));
+    const rows = ['a,b,c,label', ...Array.from({ length: 200 }, (_, i) => { const x = [Math.sin(i), Math.cos(3 * i), (i % 7) / 7]; return `${x.join(',')},${x[0]! + x[1]! > 0 ? 'yes' : 'no'}`; })];
+    fs.writeFileSync(path.join(dir, 'data.csv'), rows.join('\n'));
+    const r = run(['probe', script, '--engine', 'tfjs', '--data', path.join(dir, 'data.csv'), '--metrics', 'weights', '--steps', '10']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /on data\.csv: 200 rows, 3 features, 2 classes \(labels mapped in sorted order: no→0, yes→1\), not your script's own code;/);
+    assert.match(r.stdout, /StepLR \(line 5, stepped once per epoch of 4 steps\) is applied: lr 0\.200 at step 1, 0\.0500 at step 10/);
+    const lrs = eventsOf(r.cwd).flatMap((e) => (e.type === 'step' ? [e.lr] : []));
+    assert.deepEqual(lrs, [0.2, 0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05], '200 rows in batches of 50: the lr halves every 4 steps');
+    fs.writeFileSync(path.join(dir, 'bad.csv'), 'a,b,c,label\n1,2,x,yes\n');
+    const bad = run(['probe', script, '--engine', 'tfjs', '--data', path.join(dir, 'bad.csv'), '--steps', '2']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout + bad.stderr, /bad\.csv line 2, column 3 \("c"\): feature "x" is not a finite number/);
+    const python = run(['probe', script, '--engine', 'python', '--data', path.join(dir, 'data.csv')]);
+    assert.equal(python.code, 2);
+    assert.match(python.stderr, /--data is for the embedded engine/);
+  });
+
+  it('--engine auto probes a Keras script on the embedded engine even where Python has torch, and says why', () => {
+    const r = run(['probe', path.join(ROOT, 'examples', 'keras_mlp.py'), '--metrics', 'hessian', '--steps', '4']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /tfjs: a Keras script: the Python engine probes PyTorch scripts/);
+    assert.match(r.stdout, /3 Linear, 1 Dropout layers, 5,829 parameters, AdamW lr 0\.001, batch 64/);
+    assert.match(r.stdout, /\(the Python engine probes PyTorch scripts only\)/);
+  });
 });

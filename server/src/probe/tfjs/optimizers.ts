@@ -1,7 +1,8 @@
 /**
  * The script's optimizer with PyTorch's update rules, on a flat float64 parameter vector (pure).
  * SGD (momentum, dampening, Nesterov, L2 weight decay), Adam (L2), AdamW (decoupled decay),
- * RMSprop (L2). `preconditioner` gives Adam's and RMSprop's diagonal 1/(√v̂ + ε), for the
+ * RMSprop (L2); Keras's variants (decay decoupled in every optimizer, Adam's ε before bias
+ * correction) by the spec's flags. `preconditioner` gives Adam's and RMSprop's diagonal 1/(√v̂ + ε), for the
  * preconditioned sharpness the stability rule compares.
  */
 import type { OptimizerSpec } from './surrogateSpec';
@@ -34,7 +35,8 @@ export class Optimizer {
     switch (s.kind) {
       case 'sgd': {
         for (let i = 0; i < n; i++) {
-          let g = grad[i]! + this.decay[i]! * theta[i]!;
+          if (s.decoupledDecay) theta[i]! *= 1 - lr * this.decay[i]!;
+          let g = grad[i]! + (s.decoupledDecay ? 0 : this.decay[i]! * theta[i]!);
           if (s.momentum !== 0) {
             this.m[i] = this.started ? s.momentum * this.m[i]! + (1 - s.dampening) * g : g;
             g = s.nesterov ? g + s.momentum * this.m[i]! : this.m[i]!;
@@ -48,19 +50,21 @@ export class Optimizer {
       case 'adamw': {
         const c1 = 1 - s.beta1 ** this.step;
         const c2 = 1 - s.beta2 ** this.step;
+        const eps = s.epsBeforeCorrection ? s.eps / Math.sqrt(c2) : s.eps;
         for (let i = 0; i < n; i++) {
           let g = grad[i]!;
-          if (s.kind === 'adamw') theta[i]! *= 1 - lr * this.decay[i]!;
+          if (s.kind === 'adamw' || s.decoupledDecay) theta[i]! *= 1 - lr * this.decay[i]!;
           else g += this.decay[i]! * theta[i]!;
           this.m[i] = s.beta1 * this.m[i]! + (1 - s.beta1) * g;
           this.v[i] = s.beta2 * this.v[i]! + (1 - s.beta2) * g * g;
-          theta[i]! -= (lr * (this.m[i]! / c1)) / (Math.sqrt(this.v[i]! / c2) + s.eps);
+          theta[i]! -= (lr * (this.m[i]! / c1)) / (Math.sqrt(this.v[i]! / c2) + eps);
         }
         break;
       }
       case 'rmsprop': {
         for (let i = 0; i < n; i++) {
-          const g = grad[i]! + this.decay[i]! * theta[i]!;
+          if (s.decoupledDecay) theta[i]! *= 1 - lr * this.decay[i]!;
+          const g = grad[i]! + (s.decoupledDecay ? 0 : this.decay[i]! * theta[i]!);
           this.v[i] = s.alpha * this.v[i]! + (1 - s.alpha) * g * g;
           theta[i]! -= (lr * g) / (Math.sqrt(this.v[i]!) + s.eps);
         }
@@ -74,7 +78,8 @@ export class Optimizer {
     const s = this.spec;
     if (s.kind === 'sgd' || this.step === 0) return undefined;
     const c2 = s.kind === 'rmsprop' ? 1 : 1 - s.beta2 ** this.step;
-    return this.v.map((v) => 1 / (Math.sqrt(v / c2) + s.eps));
+    const eps = s.epsBeforeCorrection && s.kind !== 'rmsprop' ? s.eps / Math.sqrt(c2) : s.eps;
+    return this.v.map((v) => 1 / (Math.sqrt(v / c2) + eps));
   }
 }
 

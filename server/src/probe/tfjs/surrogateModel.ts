@@ -37,6 +37,11 @@ export class SurrogateModel {
       } else if (l.kind === 'conv2d') {
         add(l.name, 'weight', [l.outChannels, l.inChannels, l.kernel, l.kernel]);
         if (l.bias) add(l.name, 'bias', [l.outChannels]);
+      } else if (l.kind === 'conv1d') {
+        add(l.name, 'weight', [l.outChannels, l.inChannels, l.kernel]);
+        if (l.bias) add(l.name, 'bias', [l.outChannels]);
+      } else if (l.kind === 'embedding') {
+        add(l.name, 'weight', [l.vocab, l.dim]);
       } else if (l.kind === 'layernorm' || l.kind === 'batchnorm') {
         add(l.name, 'gain', [l.features]);
         add(l.name, 'shift', [l.features]);
@@ -45,8 +50,18 @@ export class SurrogateModel {
     this.n = at;
     // Spatial sizes through the stack, for the convolutions' gather indices.
     let side = spec.inputShape ? [spec.inputShape[0], spec.inputShape[1]] : undefined;
+    let length = spec.inputSeq?.[0] ?? (spec.tokens ? spec.inputDim : undefined);
     for (const l of spec.layers) {
-      if (!side) break;
+      if (length !== undefined) {
+        if (l.kind === 'conv1d') {
+          const hp = length + 2 * l.padding;
+          const ho = Math.floor((hp - l.kernel) / l.stride) + 1;
+          this.convPlans.set(l.name, { hp, wp: 1, ho, wo: 1 });
+          length = ho;
+        } else if (l.kind === 'pool1d') length = Math.floor((length - l.kernel) / l.stride) + 1;
+        else if (l.kind === 'flatten' || l.kind === 'globalpool') length = undefined;
+      }
+      if (!side) continue;
       if (l.kind === 'conv2d') {
         const [h, w] = side as [number, number];
         const hp = h + 2 * l.padding, wp = w + 2 * l.padding;
@@ -55,11 +70,11 @@ export class SurrogateModel {
         side = [ho, wo];
       } else if (l.kind === 'pool2d') {
         side = [Math.floor((side[0]! - l.kernel) / l.stride) + 1, Math.floor((side[1]! - l.kernel) / l.stride) + 1];
-      } else if (l.kind === 'flatten') side = undefined;
+      } else if (l.kind === 'flatten' || l.kind === 'globalpool') side = undefined;
     }
   }
 
-  /** PyTorch's defaults: Linear and Conv2d weight and bias U(−1/√fan_in, 1/√fan_in); norms 1 and 0. */
+  /** PyTorch's defaults: Linear and convolution weight and bias U(−1/√fan_in, 1/√fan_in); Embedding N(0, 1); norms 1 and 0. */
   init(rng: Rng): Float64Array {
     const theta = new Float64Array(this.n);
     for (const s of this.segments) {
@@ -67,6 +82,8 @@ export class SurrogateModel {
       for (let i = 0; i < s.size; i++) {
         if (layer.kind === 'linear') theta[s.start + i] = (2 * rng.uniform() - 1) / Math.sqrt(layer.inFeatures);
         else if (layer.kind === 'conv2d') theta[s.start + i] = (2 * rng.uniform() - 1) / Math.sqrt(layer.inChannels * layer.kernel * layer.kernel);
+        else if (layer.kind === 'conv1d') theta[s.start + i] = (2 * rng.uniform() - 1) / Math.sqrt(layer.inChannels * layer.kernel);
+        else if (layer.kind === 'embedding') theta[s.start + i] = rng.normal();
         else theta[s.start + i] = s.role === 'gain' ? 1 : 0;
       }
     }
@@ -78,7 +95,7 @@ export class SurrogateModel {
    * `dropoutSeed`, Dropout layers drop (training); without, they pass through (measurements).
    */
   forward(theta: tf.Tensor1D, x: tf.Tensor2D, dropoutSeed?: number): tf.Tensor2D {
-    const shape = this.spec.inputShape;
+    const shape = this.spec.inputShape ?? this.spec.inputSeq;
     let h: tf.Tensor = shape ? tf.reshape(x, [x.shape[0], ...shape]) : x;
     const seg = (layer: string, role: Segment['role']): tf.Tensor => {
       const s = this.segments.find((q) => q.layer === layer && q.role === role)!;
@@ -96,9 +113,51 @@ export class SurrogateModel {
   private apply(l: LayerSpec, h: tf.Tensor, seg: (layer: string, role: Segment['role']) => tf.Tensor, seed?: number): tf.Tensor {
     switch (l.kind) {
       case 'linear': {
-        const out = tf.matMul(h as tf.Tensor2D, seg(l.name, 'weight') as tf.Tensor2D, false, true);
+        // On a sequence (N, T, C), over the channels of every position.
+        const flat = h.rank === 3 ? tf.reshape(h, [-1, h.shape[2]!]) : h;
+        let out: tf.Tensor = tf.matMul(flat as tf.Tensor2D, seg(l.name, 'weight') as tf.Tensor2D, false, true);
+        if (l.bias) out = tf.add(out, seg(l.name, 'bias'));
+        return h.rank === 3 ? tf.reshape(out, [h.shape[0]!, h.shape[1]!, l.outFeatures]) : out;
+      }
+      case 'embedding': {
+        // A one-hot product rather than a gather: its gradient is a matMul's, which every backend has
+        // (wasm has no UnsortedSegmentSum, the gather's gradient).
+        const [n, t] = h.shape as [number, number];
+        const onehot = tf.oneHot(tf.reshape(tf.cast(h, 'int32'), [n * t]) as tf.Tensor1D, l.vocab);
+        return tf.reshape(tf.matMul(onehot, seg(l.name, 'weight') as tf.Tensor2D), [n, t, l.dim]);
+      }
+      case 'conv1d': {
+        // im2col by slices over time, as for conv2d below; the surrogate keeps (N, T, C).
+        const plan = this.convPlans.get(l.name)!;
+        const [n, , c] = h.shape as [number, number, number];
+        const s = l.stride;
+        const need = (plan.ho - 1) * s + l.kernel + s - 1;
+        const padded = tf.pad(h as tf.Tensor3D, [[0, 0], [l.padding, Math.max(l.padding, need - plan.hp + l.padding)], [0, 0]]);
+        const taps: tf.Tensor[] = [];
+        for (let d = 0; d < l.kernel; d++) {
+          let view = tf.slice(padded, [0, d, 0], [n, plan.ho * s, c]);
+          if (s > 1) view = tf.reshape(tf.slice(tf.reshape(view, [n, plan.ho, s, c]), [0, 0, 0, 0], [n, plan.ho, 1, c]), [n, plan.ho, c]);
+          taps.push(view);
+        }
+        const cols = tf.reshape(tf.concat(taps, 2), [n * plan.ho, l.kernel * c]);
+        // PyTorch's [out, in, k] → rows ordered (k, in), as the taps are.
+        const filter = tf.reshape(tf.transpose(seg(l.name, 'weight'), [2, 1, 0]), [l.kernel * c, l.outChannels]);
+        const out = tf.reshape(tf.matMul(cols, filter), [n, plan.ho, l.outChannels]);
         return l.bias ? tf.add(out, seg(l.name, 'bias')) : out;
       }
+      case 'pool1d': {
+        const [n, t, c] = h.shape as [number, number, number];
+        if (l.kernel !== l.stride) throw new Error(`pooling at line ${l.line} has overlapping windows (kernel ${l.kernel}, stride ${l.stride}), which the embedded engine does not differentiate`);
+        const kept = Math.floor(t / l.kernel);
+        const windows = tf.reshape(tf.slice(h, [0, 0, 0], [n, kept * l.kernel, c]), [n, kept, l.kernel, c]);
+        return l.mode === 'max' ? tf.max(windows, 2) : tf.mean(windows, 2);
+      }
+      case 'globalpool': {
+        const axes = h.rank === 4 ? [1, 2] : [1];
+        return l.mode === 'max' ? tf.max(h, axes) : tf.mean(h, axes);
+      }
+      case 'transpose':
+        return h;
       case 'conv2d': {
         // im2col by slicing: one shifted (strided) view of the padded NHWC input per kernel tap,
         // stacked on the channel axis, then one matrix product with the filters. Its gradient is
@@ -127,16 +186,18 @@ export class SurrogateModel {
       }
       case 'pool2d': {
         const [n, hh, ww, c] = h.shape as [number, number, number, number];
-        if (l.kernel === l.stride && hh % l.kernel === 0 && ww % l.kernel === 0) {
-          // Non-overlapping windows as a reshape and a reduction (differentiable on every backend).
-          const windows = tf.reshape(h, [n, hh / l.kernel, l.kernel, ww / l.kernel, l.kernel, c]);
+        if (l.kernel === l.stride) {
+          // Non-overlapping windows as a reshape and a reduction (differentiable on every backend);
+          // the rows and columns past the last whole window are dropped, as PyTorch does.
+          const kh = Math.floor(hh / l.kernel), kw = Math.floor(ww / l.kernel);
+          const windows = tf.reshape(tf.slice(h, [0, 0, 0, 0], [n, kh * l.kernel, kw * l.kernel, c]), [n, kh, l.kernel, kw, l.kernel, c]);
           return l.mode === 'max' ? tf.max(windows, [2, 4]) : tf.mean(windows, [2, 4]);
         }
         return l.mode === 'max' ? tf.maxPool(h as tf.Tensor4D, l.kernel, l.stride, 'valid') : tf.avgPool(h as tf.Tensor4D, l.kernel, l.stride, 'valid');
       }
       case 'batchnorm': {
         // Training mode, as the Python engine measures: batch statistics over every axis but the features.
-        const axes = h.rank === 4 ? [0, 1, 2] : [0];
+        const axes = h.rank === 4 ? [0, 1, 2] : h.rank === 3 ? [0, 1] : [0];
         const { mean, variance } = tf.moments(h, axes, true);
         return tf.add(tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, l.eps))), seg(l.name, 'gain')), seg(l.name, 'shift'));
       }

@@ -19,9 +19,11 @@ import { exactHvp, exactHvpSupported } from './exactHvp';
 import { axpy, dot, norm, scaled, symmetricEigen } from './linalg';
 import { Optimizer, stabilityThreshold } from './optimizers';
 import { Rng } from './rng';
+import { describeSchedule, scheduledLr } from './schedule';
 import { SurrogateModel } from './surrogateModel';
 import { parameterCount, type SurrogateSpec } from './surrogateSpec';
-import { datasetSize, teacherData } from './teacherData';
+import { DataFileError, readDataFile, type DataWant } from './dataFile';
+import { datasetSize, teacherData, type Dataset } from './teacherData';
 
 export const HVP_FINITE_DIFFERENCE = 'finite-difference (central, Richardson)';
 export const HVP_EXACT = 'exact (Pearlmutter R-operator, float32)';
@@ -31,6 +33,8 @@ export interface SurrogateProbeOptions {
   readonly plan: ProbePlan;
   readonly backend?: BackendChoice;
   readonly labelNoise?: number;
+  /** The user's data (.csv, .npy, .npz) instead of synthetic teacher data. */
+  readonly dataFile?: string;
   emit(event: ProbeEvent): void;
 }
 
@@ -48,17 +52,27 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   const rng = new Rng(plan.seed + 1);
   const model = new SurrogateModel(spec);
   const exact = exactHvpSupported(model);
-  const kinked = spec.layers.some((l) => (l.kind === 'activation' && (l.fn === 'relu' || l.fn === 'leaky_relu')) || (l.kind === 'pool2d' && l.mode === 'max'));
+  const kinked = spec.layers.some((l) => (l.kind === 'activation' && (l.fn === 'relu' || l.fn === 'leaky_relu')) || ((l.kind === 'pool2d' || l.kind === 'pool1d' || l.kind === 'globalpool') && l.mode === 'max'));
   const hvpMethod = exact ? HVP_EXACT : HVP_FINITE_DIFFERENCE;
   emit({
     v: 1, type: 'hello', t: t(), harness: 'regscope-tfjs 0.1.0', python: '', torch: '', interpreter: `tfjs-${backend.name}`, pid: process.pid,
     device: { type: 'cpu', name: `TensorFlow.js ${backend.name}`, count: 1 }, rank: 0, worldSize: 1, hvpMethod,
     runtime: `TensorFlow.js ${tf.version_core}, ${backend.name} backend${backend.reason ? ` (${backend.reason})` : ''}`,
   });
-  const data = teacherData(spec, datasetSize(spec.batchSize), rng, o.labelNoise ?? 0);
+  const dataIsUsers = o.dataFile !== undefined;
+  let data: Dataset;
+  try {
+    data = o.dataFile ? readDataFile(o.dataFile, dataWant(spec)) : teacherData(spec, datasetSize(spec.batchSize), rng, o.labelNoise ?? 0);
+    if (spec.tokens) checkTokens(data, spec.tokens.vocab);
+  } catch (e) {
+    if (!(e instanceof DataFileError)) throw e;
+    emit({ v: 1, type: 'error', t: t(), kind: 'script', message: e.message });
+    emit({ v: 1, type: 'done', t: t(), status: 'error', steps: 0, seconds: t(), cost: { hvps, passes } });
+    return 'error';
+  }
   emit({
     v: 1, type: 'warning', t: t(), code: 'surrogate',
-    message: `This run trains a surrogate rebuilt from the script (${describeLayers(spec)}, ${parameterCount(spec).toLocaleString('en-US')} parameters, ${spec.optimizer.className} lr ${spec.optimizer.lr}, batch ${spec.batchSize}) on ${data.description}, not your script's own code or data; use the Python engine for that.${spec.assumptions.length ? ` Assumed: ${spec.assumptions.join('; ')}.` : ''}`,
+    message: `This run trains a surrogate rebuilt from the script (${describeLayers(spec)}, ${parameterCount(spec).toLocaleString('en-US')} parameters, ${spec.optimizer.className} lr ${spec.optimizer.lr}, batch ${spec.batchSize}) on ${data.description}, not your script's own code${dataIsUsers ? '' : ' or data'}${spec.keras ? ' (the Python engine probes PyTorch scripts only)' : '; use the Python engine for that'}.${spec.assumptions.length ? ` Assumed: ${spec.assumptions.join('; ')}.` : ''}`,
   });
 
   let theta = model.init(rng);
@@ -69,6 +83,16 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   const opt = new Optimizer(spec.optimizer, model.n, spec.optimizer.lr, decay);
   const steps = Math.max(...plan.budget.probeSteps);
   const last = steps;
+  // The script's schedule: per optimizer step, or per epoch of the data the surrogate trains on
+  // (a user's data file has real epochs; synthetic data stays in its first epoch).
+  const schedule = spec.schedule;
+  const stepsPerEpoch = dataIsUsers ? Math.ceil(data.n / spec.batchSize) : undefined;
+  const lrAt = (step: number): number => {
+    if (!schedule) return spec.optimizer.lr;
+    const k = schedule.per === 'step' ? step - 1 : stepsPerEpoch ? Math.floor((step - 1) / stepsPerEpoch) : 0;
+    return scheduledLr(schedule.shape, spec.optimizer.lr, k);
+  };
+  if (schedule) emit({ v: 1, type: 'warning', t: t(), code: 'schedule', message: describeSchedule(schedule, spec.optimizer.lr, steps, stepsPerEpoch) });
   const order: number[] = [];
   let cursor = 0;
   const nextBatch = (): number[] => {
@@ -381,6 +405,7 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   try {
     for (let step = 1; step <= steps; step++) {
       const s0 = performance.now();
+      opt.lr = lrAt(step);
       const idx = nextBatch();
       const batch = batchTensors(idx);
       if (plan.budget.probeSteps.includes(step)) {
@@ -422,7 +447,7 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
 
 /** `2 Conv2d, 2 BatchNorm, 1 Linear layers` */
 function describeLayers(spec: SurrogateSpec): string {
-  const names: Record<string, string> = { linear: 'Linear', conv2d: 'Conv2d', batchnorm: 'BatchNorm', layernorm: 'LayerNorm', pool2d: 'pooling', dropout: 'Dropout' };
+  const names: Record<string, string> = { embedding: 'Embedding', linear: 'Linear', conv1d: 'Conv1d', conv2d: 'Conv2d', batchnorm: 'BatchNorm', layernorm: 'LayerNorm', pool1d: 'pooling', pool2d: 'pooling', globalpool: 'global pooling', dropout: 'Dropout' };
   const counts = new Map<string, number>();
   for (const l of spec.layers) if (names[l.kind]) counts.set(names[l.kind]!, (counts.get(names[l.kind]!) ?? 0) + 1);
   return `${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')} layers`;
@@ -456,4 +481,20 @@ export function powerLaw(sorted: readonly number[]): { alpha: number; xmin: numb
     if (!best || ks < best.ks) best = { alpha, xmin, ks, nTail: tail.length };
   }
   return best;
+}
+
+/** What a data file must hold for this surrogate (a signal's (C, T) rows are read as a 1×T image). */
+function dataWant(spec: SurrogateSpec): DataWant {
+  const shape = spec.inputShape ?? (spec.inputSeq ? ([1, spec.inputSeq[0], spec.inputSeq[1]] as const) : undefined);
+  return { inputDim: spec.inputDim, ...(shape ? { inputShape: shape } : {}), outputDim: spec.outputDim, classification: spec.loss.kind === 'cross_entropy' };
+}
+
+/** Token ids must be whole numbers below the Embedding's vocabulary. */
+function checkTokens(data: Dataset, vocab: number): void {
+  for (let i = 0; i < data.x.length; i++) {
+    const v = data.x[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= vocab) {
+      throw new DataFileError(`row ${Math.floor(i / data.inputDim) + 1} holds token id ${v}; the Embedding takes whole numbers from 0 to ${vocab - 1}`);
+    }
+  }
 }

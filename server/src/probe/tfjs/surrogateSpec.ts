@@ -7,6 +7,9 @@ import type { AnalysisResult } from '../../analysis/analyze';
 import type { Hyperparameter, LayerModel, OptimizerModel } from '../../analysis/model/trainingScript';
 import { childByField, unparenthesize, type SyntaxNode } from '../../analysis/syntax/syntaxNode';
 import type { ParsedDocument } from '../../analysis/document';
+import { effectiveLoop } from '../../analysis/rules/trainingSetup';
+import { kerasModel, kerasTraining } from './kerasSpec';
+import { SCHEDULE_PARAMS, scheduleShape, type ScheduleSpec } from './schedule';
 
 export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'gelu' | 'silu' | 'elu' | 'leaky_relu' | 'softplus' | 'identity';
 
@@ -18,7 +21,14 @@ export type LayerSpec =
   | { readonly kind: 'flatten'; readonly name: string; readonly line: number }
   | { readonly kind: 'conv2d'; readonly name: string; readonly line: number; readonly inChannels: number; readonly outChannels: number; readonly kernel: number; readonly stride: number; readonly padding: number; readonly bias: boolean }
   | { readonly kind: 'pool2d'; readonly name: string; readonly line: number; readonly mode: 'max' | 'avg'; readonly kernel: number; readonly stride: number }
-  | { readonly kind: 'batchnorm'; readonly name: string; readonly line: number; readonly features: number; readonly eps: number };
+  | { readonly kind: 'batchnorm'; readonly name: string; readonly line: number; readonly features: number; readonly eps: number }
+  | { readonly kind: 'embedding'; readonly name: string; readonly line: number; readonly vocab: number; readonly dim: number }
+  | { readonly kind: 'conv1d'; readonly name: string; readonly line: number; readonly inChannels: number; readonly outChannels: number; readonly kernel: number; readonly stride: number; readonly padding: number; readonly bias: boolean }
+  | { readonly kind: 'pool1d'; readonly name: string; readonly line: number; readonly mode: 'max' | 'avg'; readonly kernel: number; readonly stride: number }
+  /** Average or max over every position (AdaptiveAvgPool2d(1), GlobalAveragePooling2D, `x.mean(1)`): channels out, flat. */
+  | { readonly kind: 'globalpool'; readonly name: string; readonly line: number; readonly mode: 'max' | 'avg'; readonly axes?: readonly number[] }
+  /** `x.transpose(1, 2)` on a sequence: PyTorch's (N, T, C) ↔ (N, C, T). The surrogate keeps channels last, so only the view changes. */
+  | { readonly kind: 'transpose'; readonly name: string; readonly line: number };
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw' | 'rmsprop';
 
@@ -41,6 +51,10 @@ export interface OptimizerSpec {
   readonly decayByShape?: { readonly matrices: number; readonly vectors: number };
   /** RMSprop's smoothing constant. */
   readonly alpha: number;
+  /** Weight decay applied as θ ← θ − lr·wd·θ whatever the optimizer (Keras); AdamW's is always decoupled. */
+  readonly decoupledDecay?: boolean;
+  /** Adam's ε added to √v before bias correction, as Keras does (ε̂ = ε·√(1 − β₂ᵗ) in PyTorch's terms). */
+  readonly epsBeforeCorrection?: boolean;
 }
 
 export interface SurrogateSpec {
@@ -49,11 +63,19 @@ export interface SurrogateSpec {
   readonly inputDim: number;
   /** [H, W, C] for models that start with a convolution (inferred from the first Linear after Flatten). */
   readonly inputShape?: readonly [number, number, number];
+  /** [T, C] for models that start with a Conv1d over a (N, C, T) signal; channels last inside the surrogate. */
+  readonly inputSeq?: readonly [number, number];
+  /** For models that start with an Embedding: the input is `inputDim` token ids below `vocab`. */
+  readonly tokens?: { readonly vocab: number };
   readonly outputDim: number;
   readonly loss: { readonly kind: 'cross_entropy'; readonly labelSmoothing: number } | { readonly kind: 'mse' };
   readonly optimizer: OptimizerSpec;
   readonly batchSize: number;
   readonly clipNorm: number | null;
+  /** Set for a Keras script (the Python engine cannot probe it). */
+  readonly keras?: boolean;
+  /** The learning-rate schedule the script steps, when the surrogate can rebuild it. */
+  readonly schedule?: ScheduleSpec;
   /** What was assumed because the script did not say (for the run's warnings). */
   readonly assumptions: readonly string[];
 }
@@ -74,20 +96,15 @@ const num = (h: Hyperparameter | undefined): number | undefined => {
 export function surrogateSpec(doc: ParsedDocument, analysis: AnalysisResult): SurrogateResult {
   const lineOf = (l: LayerModel): number => doc.lines.positionAt(l.call.node.start).line + 1;
   const model = analysis.model;
-  const seq = model.sequences.find((s) => s.container === 'sequential') ?? model.sequences.find((s) => s.container === 'module') ?? model.sequences[0];
-  if (!seq) return { error: 'cannot rebuild the model: no nn.Sequential or nn.Module layer stack found in the script' };
   const assumptions: string[] = [];
-  let layers: LayerSpec[];
-  if (seq.container === 'sequential') {
-    layers = seq.layers.map((l, i) => layerSpec(l, String(i), lineOf(l)));
-  } else if (seq.container === 'module') {
-    layers = moduleForward(doc, analysis, seq.name, lineOf);
-  } else {
-    return { error: `cannot rebuild ${seq.name} (line ${doc.lines.positionAt(seq.node.start).line + 1}): Keras models are not rebuilt yet; use the Python engine` };
-  }
+  if (model.frameworks.includes('keras') && !model.frameworks.includes('pytorch')) return kerasSpec(doc, analysis, assumptions);
+  const seq = model.sequences.find((s) => s.container === 'sequential') ?? model.sequences.find((s) => s.container === 'module') ?? model.sequences[0];
+  if (!seq || seq.container === 'keras') return { error: 'cannot rebuild the model: no nn.Sequential or nn.Module layer stack found in the script' };
+  const layers = seq.container === 'sequential' ? seq.layers.map((l, i) => layerSpec(analysis, l, String(i), lineOf(l))) : moduleForward(doc, analysis, seq.name, lineOf);
   const shapes = inferShapes(layers);
   if ('error' in shapes) return shapes;
-  const { inputDim, inputShape, width } = shapes;
+  const { inputDim, inputShape, inputSeq, tokens, width } = shapes;
+  if (shapes.assumption) assumptions.push(shapes.assumption);
 
   const lossModel = model.losses[0];
   let loss: SurrogateSpec['loss'];
@@ -126,11 +143,57 @@ export function surrogateSpec(doc: ParsedDocument, analysis: AnalysisResult): Su
   const groups = groupDecay(doc, analysis, opt, optimizer.weightDecay);
   if (groups === 'unknown') assumptions.push('the optimizer\'s param groups are not split by parameter shape or name: the optimizer-level weight decay is applied to every parameter');
   const withGroups: OptimizerSpec = groups && groups !== 'unknown' ? { ...optimizer, decayByShape: groups } : optimizer;
-  for (const sch of model.schedulers) assumptions.push(`${sch.className} (line ${doc.lines.positionAt(sch.call.node.start).line + 1}) is not applied: the surrogate trains at the base learning rate`);
+  const schedule = scheduleSpec(doc, analysis, assumptions);
   const loader = model.dataLoaders.find((d) => d.role === 'train') ?? model.dataLoaders[0];
   let batchSize = num(loader?.hyper.get('batch_size'));
   if (batchSize === undefined) { batchSize = 64; assumptions.push('batch size not found: 64 assumed'); }
-  return { spec: { layers, inputDim, ...(inputShape ? { inputShape } : {}), outputDim: width, loss, optimizer: withGroups, batchSize, clipNorm: clipNorm(analysis), assumptions } };
+  return { spec: { layers, inputDim, ...(inputShape ? { inputShape } : {}), ...(inputSeq ? { inputSeq } : {}), ...(tokens ? { tokens } : {}), outputDim: width, loss, optimizer: withGroups, batchSize, clipNorm: clipNorm(analysis), ...(schedule ? { schedule } : {}), assumptions } };
+}
+
+/** A Keras script's surrogate: its model, `compile` and `fit`. */
+function kerasSpec(doc: ParsedDocument, analysis: AnalysisResult, assumptions: string[]): SurrogateResult {
+  const keras = kerasModel(doc, analysis);
+  if (!keras) return { error: 'cannot rebuild the model: no keras.Sequential or functional keras.Model found in the script' };
+  const shapes = inferShapes(keras.layers, keras.input, true);
+  if ('error' in shapes) return shapes;
+  const { inputDim, inputShape, inputSeq, tokens, width } = shapes;
+  const { loss, optimizer, batchSize } = kerasTraining(doc, analysis, keras.softmaxOutput, assumptions);
+  if (loss.kind === 'cross_entropy' && width < 2) return { error: `cannot rebuild: cross-entropy over ${width} output(s)` };
+  for (const s of analysis.model.schedulers) assumptions.push(`${s.className} (line ${doc.lines.positionAt(s.call.node.start).line + 1}) is not applied: Keras schedules are not rebuilt; the surrogate trains at the base learning rate`);
+  return { spec: { keras: true, layers: keras.layers, inputDim, ...(inputShape ? { inputShape } : {}), ...(inputSeq ? { inputSeq } : {}), ...(tokens ? { tokens } : {}), outputDim: width, loss, optimizer, batchSize, clipNorm: null, assumptions } };
+}
+
+/**
+ * The first scheduler the training loop steps, with whether it steps per optimizer step or per
+ * epoch; one it cannot rebuild (or a second one) becomes an assumption the run states.
+ */
+function scheduleSpec(doc: ParsedDocument, analysis: AnalysisResult, assumptions: string[]): ScheduleSpec | undefined {
+  let out: ScheduleSpec | undefined;
+  for (const sch of analysis.model.schedulers) {
+    const line = doc.lines.positionAt(sch.call.node.start).line + 1;
+    const where = `${sch.className} (line ${line})`;
+    const steps = analysis.model.trainingLoops.flatMap((t) => t.events).filter((e) => e.kind === 'scheduler_step' && sch.boundTo.includes(e.call.receiver ?? ''));
+    if (steps.length === 0) { assumptions.push(`${where} is never stepped in the training loop: the surrogate trains at the base learning rate`); continue; }
+    if (out) { assumptions.push(`${where} is not applied: the surrogate applies one schedule (${out.className})`); continue; }
+    const stepLoops = new Set(analysis.model.trainingLoops.flatMap((t) => t.events).filter((e) => e.kind === 'step').map((e) => effectiveLoop(e.call, e.via)));
+    const per = steps.some((e) => stepLoops.has(effectiveLoop(e.call, e.via))) ? 'step' : 'epoch';
+    const names = SCHEDULE_PARAMS[sch.className] ?? [];
+    const arg = (name: string): number | readonly number[] | string | boolean | null | undefined => {
+      const node = sch.call.keywords.get(name) ?? (names.includes(name) ? sch.call.args[names.indexOf(name) + 1] : undefined);
+      if (!node) return undefined;
+      const v = analysis.values.resolve(node, sch.call.fn).value;
+      if (v?.kind === 'number' || v?.kind === 'bool' || v?.kind === 'string') return v.value;
+      if (v?.kind === 'sequence') {
+        const items = v.items.map((i) => (i.value?.kind === 'number' ? i.value.value : Number.NaN));
+        return items.every(Number.isFinite) ? items : null;
+      }
+      return null;
+    };
+    const shape = scheduleShape(sch.className, arg);
+    if (typeof shape === 'string') { assumptions.push(`${where}: ${shape}; the surrogate trains at the base learning rate`); continue; }
+    out = { className: sch.className, line, per, shape };
+  }
+  return out;
 }
 
 
@@ -170,9 +233,29 @@ function groupDecay(doc: ParsedDocument, analysis: AnalysisResult, opt: Optimize
   return matrices !== undefined && vectors !== undefined ? { matrices, vectors } : 'unknown';
 }
 
+/** Positional parameter names of the layers whose constructors the analyzer reads by keyword only. */
+const LAYER_POSITIONAL: Readonly<Record<string, readonly string[]>> = {
+  Embedding: ['num_embeddings', 'embedding_dim'], LayerNorm: ['normalized_shape', 'eps'],
+  MaxPool1d: ['kernel_size', 'stride'], AvgPool1d: ['kernel_size', 'stride'], MaxPool2d: ['kernel_size', 'stride'], AvgPool2d: ['kernel_size', 'stride'],
+  AdaptiveAvgPool1d: ['output_size'], AdaptiveAvgPool2d: ['output_size'], AdaptiveMaxPool1d: ['output_size'], AdaptiveMaxPool2d: ['output_size'],
+  LeakyReLU: ['negative_slope'],
+};
+
+/** A layer's argument by keyword or position, resolved to a number (or the first of a sequence, for `(1, 1)`). */
+export function layerArg(analysis: AnalysisResult, l: LayerModel, key: string, positional: readonly string[] = LAYER_POSITIONAL[l.className] ?? []): number | undefined {
+  const h = num(l.hyper.get(key));
+  if (h !== undefined) return h;
+  const node = l.call.keywords.get(key) ?? (positional.includes(key) ? l.call.args[positional.indexOf(key)] : undefined);
+  const v = node ? analysis.values.resolve(node, l.call.fn).value : undefined;
+  if (v?.kind === 'number') return v.value;
+  if (v?.kind === 'bool') return v.value ? 1 : 0;
+  if (v?.kind === 'sequence' && v.items.length > 0 && v.items.every((i) => i.value?.kind === 'number' && i.value.value === (v.items[0]!.value as { value: number }).value)) return (v.items[0]!.value as { value: number }).value;
+  return undefined;
+}
+
 /** One layer constructor as the surrogate builds it (the module path is `name`). */
-function layerSpec(l: LayerModel, name: string, line: number): LayerSpec {
-  const n = (k: string): number | undefined => num(l.hyper.get(k));
+function layerSpec(analysis: AnalysisResult, l: LayerModel, name: string, line: number): LayerSpec {
+  const n = (k: string): number | undefined => layerArg(analysis, l, k);
   const int = (k: string, fallback?: number): number => {
     const v = n(k) ?? fallback;
     if (v === undefined) throw new RebuildError(`cannot rebuild ${l.className} at line ${line}: its ${k} is not known statically`);
@@ -191,7 +274,19 @@ function layerSpec(l: LayerModel, name: string, line: number): LayerSpec {
     return { kind: 'pool2d', name, line, mode: l.className === 'MaxPool2d' ? 'max' : 'avg', kernel: k, stride: n('stride') ?? k };
   }
   if (l.className === 'BatchNorm2d' || l.className === 'BatchNorm1d') return { kind: 'batchnorm', name, line, features: int('num_features'), eps: n('eps') ?? 1e-5 };
-  throw new RebuildError(`cannot rebuild ${l.className} at line ${line}: the embedded engine rebuilds Linear, Conv2d, pooling, BatchNorm, LayerNorm, Dropout, Flatten and activation layers`);
+  if (l.className === 'Conv1d') {
+    return { kind: 'conv1d', name, line, inChannels: int('in_channels'), outChannels: int('out_channels'), kernel: int('kernel_size'), stride: int('stride', 1), padding: int('padding', 0), bias: (n('bias') ?? 1) !== 0 };
+  }
+  if (l.className === 'MaxPool1d' || l.className === 'AvgPool1d') {
+    const k = int('kernel_size');
+    return { kind: 'pool1d', name, line, mode: l.className === 'MaxPool1d' ? 'max' : 'avg', kernel: k, stride: n('stride') ?? k };
+  }
+  if (/^Adaptive(Avg|Max)Pool[12]d$/.test(l.className)) {
+    if (n('output_size') !== 1) throw new RebuildError(`cannot rebuild ${l.className} at line ${line}: the embedded engine rebuilds output_size 1 (global pooling) only`);
+    return { kind: 'globalpool', name, line, mode: l.className.includes('Avg') ? 'avg' : 'max' };
+  }
+  if (l.className === 'Embedding') return { kind: 'embedding', name, line, vocab: int('num_embeddings'), dim: int('embedding_dim') };
+  throw new RebuildError(`cannot rebuild ${l.className} at line ${line}: the embedded engine rebuilds Linear, Conv1d, Conv2d, pooling, BatchNorm, LayerNorm, Embedding, Dropout, Flatten and activation layers`);
 }
 
 const FUNCTIONAL_ACTIVATIONS: Readonly<Record<string, Activation>> = {
@@ -236,7 +331,7 @@ function moduleForward(doc: ParsedDocument, analysis: AnalysisResult, className:
       const layers = attrLayers.get(self[1]!);
       if (!layers || positional.length !== 1) refuse(e);
       apply(positional[0]!);
-      layers!.forEach((l, i) => out.push(layerSpec(l, layers!.length > 1 ? `${self[1]}.${i}` : self[1]!, lineOf(l))));
+      layers!.forEach((l, i) => out.push(layerSpec(analysis, l, layers!.length > 1 ? `${self[1]}.${i}` : self[1]!, lineOf(l))));
       return;
     }
     const fnName = /^(?:F|torch|torch\.nn\.functional|nn\.functional)\.(\w+)$/.exec(name)?.[1];
@@ -250,6 +345,30 @@ function moduleForward(doc: ParsedDocument, analysis: AnalysisResult, className:
       if (k === undefined) refuse(e);
       apply(positional[0]!);
       out.push({ kind: 'pool2d', name: `forward.${fn++}`, line: lineAt(e), mode: fnName === 'max_pool2d' ? 'max' : 'avg', kernel: k!, stride: intArg(positional[2] ?? keyword('stride')) ?? k! });
+      return;
+    }
+    const ints = (nodes: readonly (SyntaxNode | undefined)[]): number[] | undefined => {
+      const out: number[] = [];
+      for (const n of nodes) {
+        if (!n) continue;
+        const v = unparenthesize(n);
+        const items = v.type === 'tuple' || v.type === 'list' ? v.children.filter((c) => c.named) : [v];
+        for (const i of items) { const t = text(i); if (!/^-?\d+$/.test(t)) return undefined; out.push(Number(t)); }
+      }
+      return out;
+    };
+    const isSwap = (axes: number[] | undefined): boolean => !!axes && (axes.join() === '1,2' || axes.join() === '2,1' || axes.join() === '0,2,1' || axes.join() === '-1,-2' || axes.join() === '-2,-1' || axes.join() === '1,-1' || axes.join() === '-1,1');
+    if ((fnName === 'transpose' && positional.length === 3) || (fnName === 'permute' && positional.length === 2)) {
+      if (!isSwap(ints(positional.slice(1)))) refuse(e);
+      apply(positional[0]!);
+      out.push({ kind: 'transpose', name: `forward.${fn++}`, line: lineAt(e) });
+      return;
+    }
+    if ((fnName === 'mean' || fnName === 'amax') && positional.length >= 1) {
+      const axes = ints([positional[1] ?? keyword('dim')]);
+      if (!axes?.length || keyword('keepdim')) refuse(e);
+      apply(positional[0]!);
+      out.push({ kind: 'globalpool', name: `forward.${fn++}`, line: lineAt(e), mode: fnName === 'mean' ? 'avg' : 'max', axes: axes! });
       return;
     }
     if (fnName === 'flatten' && positional.length >= 1) {
@@ -266,6 +385,19 @@ function moduleForward(doc: ParsedDocument, analysis: AnalysisResult, className:
         if (!flat) refuse(e);
         apply(object);
         out.push({ kind: 'flatten', name: `forward.${fn++}`, line: lineAt(e) });
+        return;
+      }
+      if (method === 'transpose' || method === 'permute') {
+        if (!isSwap(ints(positional))) refuse(e);
+        apply(object);
+        out.push({ kind: 'transpose', name: `forward.${fn++}`, line: lineAt(e) });
+        return;
+      }
+      if (method === 'mean' || method === 'amax') {
+        const axes = ints([positional[0] ?? keyword('dim')]);
+        if (!axes?.length || keyword('keepdim')) refuse(e);
+        apply(object);
+        out.push({ kind: 'globalpool', name: `forward.${fn++}`, line: lineAt(e), mode: method === 'mean' ? 'avg' : 'max', axes: axes! });
         return;
       }
       if (FUNCTIONAL_ACTIVATIONS[method] && positional.length === 0) {
@@ -294,42 +426,89 @@ function moduleForward(doc: ParsedDocument, analysis: AnalysisResult, className:
   throw new RebuildError(`cannot rebuild ${where}: it does not return`);
 }
 
-type Shape = { readonly kind: 'image'; readonly h: number; readonly w: number; readonly c: number } | { readonly kind: 'flat'; readonly f: number };
+/**
+ * A value's shape between layers, without the batch axis. Sequences are kept channels last;
+ * `channelsFirst` says whether the script sees them as PyTorch's (N, C, T) (what Conv1d,
+ * BatchNorm1d and pooling take) or as (N, T, C) (what Linear, LayerNorm and an Embedding give).
+ */
+export type Shape =
+  | { readonly kind: 'image'; readonly h: number; readonly w: number; readonly c: number }
+  | { readonly kind: 'flat'; readonly f: number }
+  | { readonly kind: 'seq'; readonly t: number; readonly c: number; readonly channelsFirst: boolean }
+  | { readonly kind: 'tokens'; readonly t: number };
+
+const describeShape = (s: Shape): string =>
+  s.kind === 'image' ? `a ${s.h}×${s.w}×${s.c} image` : s.kind === 'flat' ? `${s.f} features` : s.kind === 'seq' ? `a sequence of ${s.t}×${s.c}` : `${s.t} token ids`;
 
 /** Walks the layers with an input shape; the error names the first layer that does not fit. */
-function propagate(layers: readonly LayerSpec[], input: Shape): { shape: Shape } | { error: string } {
+export function propagate(layers: readonly LayerSpec[], input: Shape, channelsLast = false): { shape: Shape } | { error: string } {
   let s = input;
   for (const l of layers) {
     const bad = (why: string) => ({ error: `cannot rebuild the model: ${l.kind} at line ${l.line} ${why}` });
+    // Keras is channels last throughout: every layer takes a sequence as (N, T, C).
+    if (channelsLast && s.kind === 'seq') s = { ...s, channelsFirst: l.kind === 'conv1d' || l.kind === 'pool1d' || l.kind === 'batchnorm' || (l.kind === 'globalpool' && !l.axes) };
+    if (s.kind === 'tokens' && l.kind !== 'embedding') return bad('gets token ids; only an Embedding takes those');
+    const out = (x: number, k: number, stride: number, pad: number): number => Math.floor((x + 2 * pad - k) / stride) + 1;
     switch (l.kind) {
       case 'linear':
-        if (s.kind !== 'flat') return bad('gets an image; a Flatten is missing before it');
-        if (s.f !== l.inFeatures) return bad(`takes ${l.inFeatures} features but gets ${s.f}`);
-        s = { kind: 'flat', f: l.outFeatures };
+        if (s.kind === 'image') return bad('gets an image; a Flatten is missing before it');
+        if (s.kind === 'seq' && s.channelsFirst) return bad('would mix the time axis of an (N, C, T) sequence; the embedded engine does not rebuild that');
+        if ((s.kind === 'seq' ? s.c : (s as { f: number }).f) !== l.inFeatures) return bad(`takes ${l.inFeatures} features but gets ${describeShape(s)}`);
+        s = s.kind === 'seq' ? { ...s, c: l.outFeatures } : { kind: 'flat', f: l.outFeatures };
         break;
       case 'conv2d': {
-        if (s.kind !== 'image') return bad('gets a flat input');
+        if (s.kind !== 'image') return bad(`gets ${describeShape(s)}, not an image`);
         if (s.c !== l.inChannels) return bad(`takes ${l.inChannels} channels but gets ${s.c}`);
-        const size = (x: number): number => Math.floor((x + 2 * l.padding - l.kernel) / l.stride) + 1;
-        if (size(s.h) < 1) return bad(`gets a ${s.h}×${s.w} input, smaller than its kernel`);
-        s = { kind: 'image', h: size(s.h), w: size(s.w), c: l.outChannels };
+        if (out(s.h, l.kernel, l.stride, l.padding) < 1 || out(s.w, l.kernel, l.stride, l.padding) < 1) return bad(`gets a ${s.h}×${s.w} input, smaller than its kernel`);
+        s = { kind: 'image', h: out(s.h, l.kernel, l.stride, l.padding), w: out(s.w, l.kernel, l.stride, l.padding), c: l.outChannels };
         break;
       }
-      case 'pool2d': {
-        if (s.kind !== 'image') return bad('gets a flat input');
-        const size = (x: number): number => Math.floor((x - l.kernel) / l.stride) + 1;
-        if (size(s.h) < 1) return bad(`gets a ${s.h}×${s.w} input, smaller than its window`);
-        s = { kind: 'image', h: size(s.h), w: size(s.w), c: s.c };
+      case 'conv1d':
+        if (s.kind !== 'seq' || !s.channelsFirst) return bad(`gets ${describeShape(s)}${s.kind === 'seq' ? ' as (N, T, C); a transpose(1, 2) is missing before it' : ', not an (N, C, T) sequence'}`);
+        if (s.c !== l.inChannels) return bad(`takes ${l.inChannels} channels but gets ${s.c}`);
+        if (out(s.t, l.kernel, l.stride, l.padding) < 1) return bad(`gets a length-${s.t} input, shorter than its kernel`);
+        s = { kind: 'seq', t: out(s.t, l.kernel, l.stride, l.padding), c: l.outChannels, channelsFirst: true };
+        break;
+      case 'pool2d':
+        if (s.kind !== 'image') return bad(`gets ${describeShape(s)}, not an image`);
+        if (out(s.h, l.kernel, l.stride, 0) < 1 || out(s.w, l.kernel, l.stride, 0) < 1) return bad(`gets a ${s.h}×${s.w} input, smaller than its window`);
+        s = { kind: 'image', h: out(s.h, l.kernel, l.stride, 0), w: out(s.w, l.kernel, l.stride, 0), c: s.c };
+        break;
+      case 'pool1d':
+        if (s.kind !== 'seq' || !s.channelsFirst) return bad(`gets ${describeShape(s)}, not an (N, C, T) sequence`);
+        if (out(s.t, l.kernel, l.stride, 0) < 1) return bad(`gets a length-${s.t} input, shorter than its window`);
+        s = { ...s, t: out(s.t, l.kernel, l.stride, 0) };
+        break;
+      case 'globalpool': {
+        if (s.kind === 'flat') return bad('gets flat features; there is nothing to pool');
+        // `x.mean(dim)` as PyTorch sees it: (N, T, C), (N, C, T) or (N, C, H, W).
+        const rank = s.kind === 'image' ? 4 : 3;
+        const want = s.kind === 'image' ? [2, 3] : [s.kind === 'seq' && s.channelsFirst ? 2 : 1];
+        const axes = l.axes?.map((a) => (a < 0 ? a + rank : a)).sort();
+        if (axes && axes.join() !== want.join()) return bad(`reduces axis ${l.axes!.join(', ')} of ${describeShape(s)}; the embedded engine pools over positions only`);
+        s = { kind: 'flat', f: (s as { c: number }).c };
         break;
       }
-      case 'batchnorm':
-        if ((s.kind === 'image' ? s.c : s.f) !== l.features) return bad(`normalizes ${l.features} features but gets ${s.kind === 'image' ? s.c : s.f}`);
+      case 'batchnorm': {
+        if (s.kind === 'seq' && !s.channelsFirst) return bad('normalizes the channels of (N, C, T) but gets (N, T, C)');
+        const c = s.kind === 'flat' ? s.f : (s as { c: number }).c;
+        if (c !== l.features) return bad(`normalizes ${l.features} features but gets ${c}`);
         break;
+      }
       case 'layernorm':
-        if (s.kind !== 'flat' || l.features !== s.f) return bad('does not match the features before it');
+        if (!(s.kind === 'flat' && s.f === l.features) && !(s.kind === 'seq' && !s.channelsFirst && s.c === l.features)) return bad(`normalizes ${l.features} features but gets ${describeShape(s)}`);
+        break;
+      case 'embedding':
+        if (s.kind !== 'tokens') return bad(`gets ${describeShape(s)}, not token ids`);
+        s = { kind: 'seq', t: s.t, c: l.dim, channelsFirst: false };
+        break;
+      case 'transpose':
+        if (s.kind !== 'seq') return bad(`swaps the axes of ${describeShape(s)}; the embedded engine follows it on sequences only`);
+        s = { ...s, channelsFirst: !s.channelsFirst };
         break;
       case 'flatten':
         if (s.kind === 'image') s = { kind: 'flat', f: s.h * s.w * s.c };
+        else if (s.kind === 'seq') s = { kind: 'flat', f: s.t * s.c };
         break;
       default:
         break;
@@ -338,28 +517,72 @@ function propagate(layers: readonly LayerSpec[], input: Shape): { shape: Shape }
   return { shape: s };
 }
 
-/**
- * The input shape: a Linear stack takes its first Linear's width; a convolutional one a square
- * image with the first convolution's channels, of the side that makes the first Linear after
- * Flatten fit (the script's image size is rarely written where the model is).
- */
-function inferShapes(layers: LayerSpec[]): { inputDim: number; inputShape?: [number, number, number]; width: number } | { error: string } {
-  const first = layers.find((l) => l.kind === 'linear' || l.kind === 'conv2d');
-  if (!first) return { error: 'cannot rebuild the model: it has no Linear or Conv2d layer' };
-  if (first.kind === 'linear') {
-    const r = propagate(layers, { kind: 'flat', f: first.inFeatures });
-    if ('error' in r) return r;
-    if (r.shape.kind !== 'flat') return { error: 'cannot rebuild the model: its output is not flat' };
-    return { inputDim: first.inFeatures, width: r.shape.f };
-  }
-  for (let side = 1; side <= 512; side++) {
-    const r = propagate(layers, { kind: 'image', h: side, w: side, c: first.inChannels });
-    if ('shape' in r && r.shape.kind === 'flat') return { inputDim: side * side * first.inChannels, inputShape: [side, side, first.inChannels], width: r.shape.f };
-  }
-  return { error: `cannot rebuild the model: no square input size makes its layers fit (conv2d at line ${first.line})` };
+export interface InputShapes {
+  readonly inputDim: number;
+  readonly inputShape?: [number, number, number];
+  readonly inputSeq?: [number, number];
+  readonly tokens?: { readonly vocab: number };
+  readonly width: number;
+  readonly assumption?: string;
 }
 
-class RebuildError extends Error {}
+/** The spec's input fields for a shape that gives flat outputs. */
+function inputFields(input: Shape, output: Shape, vocab: number | undefined): InputShapes | { error: string } {
+  if (output.kind !== 'flat') return { error: `cannot rebuild the model: its output is ${describeShape(output)}, not flat (a Flatten or a pooling is missing at the end)` };
+  switch (input.kind) {
+    case 'flat': return { inputDim: input.f, width: output.f };
+    case 'image': return { inputDim: input.h * input.w * input.c, inputShape: [input.h, input.w, input.c], width: output.f };
+    case 'seq': return { inputDim: input.t * input.c, inputSeq: [input.t, input.c], width: output.f };
+    case 'tokens': return { inputDim: input.t, tokens: { vocab: vocab! }, width: output.f };
+  }
+}
+
+/** Sequence length the surrogate uses when nothing in the model fixes it (global pooling over time). */
+export const DEFAULT_SEQUENCE_LENGTH = 32;
+
+/**
+ * The input shape: a Linear stack takes its first Linear's width; a convolutional one a square
+ * image (or a signal) with the first convolution's channels, of the size that makes the first
+ * Linear after Flatten fit (the script's image size is rarely written where the model is); an
+ * Embedding model token ids, as many as make the layers fit. When every size fits (global
+ * pooling), a default is used and said. `known` is an input shape the script states (Keras).
+ */
+export function inferShapes(layers: readonly LayerSpec[], known?: Shape, channelsLast = false): InputShapes | { error: string } {
+  const first = layers.find((l) => l.kind === 'linear' || l.kind === 'conv2d' || l.kind === 'conv1d' || l.kind === 'embedding');
+  if (!first) return { error: 'cannot rebuild the model: it has no Linear, Conv1d, Conv2d or Embedding layer' };
+  const vocab = first.kind === 'embedding' ? first.vocab : undefined;
+  if (known) {
+    const r = propagate(layers, known, channelsLast);
+    return 'error' in r ? r : inputFields(known, r.shape, vocab);
+  }
+  if (first.kind === 'linear') {
+    const input: Shape = { kind: 'flat', f: first.inFeatures };
+    const r = propagate(layers, input);
+    return 'error' in r ? r : inputFields(input, r.shape, vocab);
+  }
+  const candidate = (size: number): Shape =>
+    first.kind === 'conv2d' ? { kind: 'image', h: size, w: size, c: first.inChannels }
+      : first.kind === 'conv1d' ? { kind: 'seq', t: size, c: first.inChannels, channelsFirst: true }
+        : { kind: 'tokens', t: size };
+  const fits = (size: number): boolean => { const r = propagate(layers, candidate(size)); return 'shape' in r && r.shape.kind === 'flat'; };
+  let smallest: number | undefined;
+  for (let size = 1; size <= 512 && smallest === undefined; size++) if (fits(size)) smallest = size;
+  if (smallest === undefined) {
+    const r = propagate(layers, candidate(first.kind === 'conv2d' ? 32 : DEFAULT_SEQUENCE_LENGTH));
+    return { error: 'error' in r ? r.error : `cannot rebuild the model: no input size makes its layers fit (${first.kind} at line ${first.line})` };
+  }
+  // Flooring lets a few neighbouring sizes fit (the smallest is taken); a much larger one fits
+  // only when the model pools globally, and then the size is the surrogate's choice.
+  const global = fits(4 * smallest + 64);
+  const size = !global ? smallest : first.kind === 'conv2d' ? 32 : DEFAULT_SEQUENCE_LENGTH;
+  const input = candidate(size);
+  const out = propagate(layers, input) as { shape: Shape };
+  const fields = inputFields(input, out.shape, vocab);
+  if ('error' in fields || !global) return fields;
+  return { ...fields, assumption: `the model pools over its whole input, so its input size is not fixed: ${describeShape(input)} assumed` };
+}
+
+export class RebuildError extends Error {}
 
 /** surrogateSpec, with a layer it cannot rebuild reported as the result's error. */
 export function trySurrogateSpec(doc: ParsedDocument, analysis: AnalysisResult): SurrogateResult {
@@ -377,6 +600,8 @@ export function parameterCount(spec: SurrogateSpec): number {
     if (l.kind === 'linear') n += l.inFeatures * l.outFeatures + (l.bias ? l.outFeatures : 0);
     if (l.kind === 'layernorm' || l.kind === 'batchnorm') n += 2 * l.features;
     if (l.kind === 'conv2d') n += l.outChannels * l.inChannels * l.kernel * l.kernel + (l.bias ? l.outChannels : 0);
+    if (l.kind === 'conv1d') n += l.outChannels * l.inChannels * l.kernel + (l.bias ? l.outChannels : 0);
+    if (l.kind === 'embedding') n += l.vocab * l.dim;
   }
   return n;
 }

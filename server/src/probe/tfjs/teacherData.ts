@@ -23,13 +23,47 @@ export function datasetSize(batchSize: number): number {
 }
 
 export function teacherData(spec: SurrogateSpec, n: number, rng: Rng, labelNoise = 0): Dataset {
+  if (spec.tokens) return tokenData(spec, n, rng, labelNoise);
   const d = spec.inputDim;
+  return teach(spec, d, n, rng, labelNoise, `x ~ N(0, I) in ${d} dimensions`, () => {
+    const x = new Float32Array(n * d);
+    for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+    return { features: x, x };
+  });
+}
+
+/**
+ * Token ids uniform over the vocabulary; the teacher reads each position through a fixed random
+ * 4-dimensional code per token, so the labels depend on which tokens appear where.
+ */
+function tokenData(spec: SurrogateSpec, n: number, rng: Rng, labelNoise: number): Dataset {
+  const vocab = spec.tokens!.vocab;
+  const t = spec.inputDim;
+  const width = 4;
+  const taught = teach(spec, t * width, n, rng, labelNoise, `sequences of ${t} token ids uniform over ${vocab}`, () => {
+    const code = Array.from({ length: vocab * width }, () => rng.normal());
+    const ids = new Float32Array(n * t);
+    const features = new Float32Array(n * t * width);
+    for (let r = 0; r < n; r++) {
+      for (let p = 0; p < t; p++) {
+        const id = rng.int(vocab);
+        ids[r * t + p] = id;
+        for (let j = 0; j < width; j++) features[(r * t + p) * width + j] = code[id * width + j]! / Math.sqrt(t);
+      }
+    }
+    return { features, x: ids };
+  });
+  return { ...taught, inputDim: t };
+}
+
+/** Targets from a random tanh teacher network (d → 32 → outputs) on the features `make` draws. */
+function teach(spec: SurrogateSpec, d: number, n: number, rng: Rng, labelNoise: number, inputs: string, make: () => { features: Float32Array; x: Float32Array }): Dataset {
   const k = spec.outputDim;
   const hidden = 32;
   const w1 = Array.from({ length: hidden * d }, () => rng.normal() / Math.sqrt(d));
   const w2 = Array.from({ length: k * hidden }, () => (rng.normal() * 3) / Math.sqrt(hidden));
-  const x = new Float32Array(n * d);
-  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const { features, x: inputsX } = make();
+  const x = features;
   const classification = spec.loss.kind === 'cross_entropy';
   const y = new Float32Array(classification ? n : n * k);
   const h = new Float64Array(hidden);
@@ -66,5 +100,5 @@ export function teacherData(spec: SurrogateSpec, n: number, rng: Rng, labelNoise
     }
   }
   const what = classification ? `${k}-class labels from a random teacher network${labelNoise > 0 ? `, ${flipped} flipped` : ''}` : `${k} standardized regression target(s) from a random teacher network plus 10 % noise`;
-  return { n, inputDim: d, x, y, classification, description: `${n} synthetic examples: x ~ N(0, I) in ${d} dimensions, ${what}` };
+  return { n, inputDim: d, x: inputsX, y, classification, description: `${n} synthetic examples: ${inputs}, ${what}` };
 }

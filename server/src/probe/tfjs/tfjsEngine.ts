@@ -33,6 +33,8 @@ export function workerPath(): string {
 export interface TfjsRequest extends ProbeRequest {
   readonly backend?: BackendChoice;
   readonly labelNoise?: number;
+  /** A data file (.csv, .npy, .npz) to train the surrogate on instead of synthetic data; relative to cwd. */
+  readonly dataFile?: string;
   /** Why the embedded engine runs (auto: no interpreter with torch). */
   readonly why?: string;
 }
@@ -63,7 +65,10 @@ export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, lis
     listener.event?.(event);
   };
   const started = performance.now();
-  const input: WorkerInput = { spec: rebuilt.spec, plan, backend: req.backend ?? 'auto', labelNoise: req.labelNoise ?? 0 };
+  const input: WorkerInput = {
+    spec: rebuilt.spec, plan, backend: req.backend ?? 'auto', labelNoise: req.labelNoise ?? 0,
+    ...(req.dataFile ? { dataFile: path.resolve(cwd, req.dataFile) } : {}),
+  };
   const thread = new Worker(worker, { workerData: input, stdout: true, stderr: true });
   thread.stdout.on('data', (d: Buffer) => writer.appendStderr(d));
   thread.stderr.on('data', (d: Buffer) => writer.appendStderr(d));

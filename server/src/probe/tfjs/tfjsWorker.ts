@@ -14,6 +14,7 @@ export interface WorkerInput {
   readonly plan: ProbePlan;
   readonly backend: BackendChoice;
   readonly labelNoise: number;
+  readonly dataFile?: string;
 }
 
 export type WorkerMessage = { readonly type: 'event'; readonly event: unknown } | { readonly type: 'end'; readonly status: 'ok' | 'error' };

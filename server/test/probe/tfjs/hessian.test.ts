@@ -106,4 +106,50 @@ describe('convolutions of the surrogate (against TensorFlow.js’s own conv2d an
       ours.flat().forEach((v, i) => assert.ok(Math.abs(v - reference.flat()[i]!) < 1e-5, `stride ${stride}: ${v} vs ${reference.flat()[i]}`));
     }
   });
+
+  it('Conv1d by slices, the one-hot Embedding and reshape pooling over time equal tf.conv1d, tf.gather and tf.max; their gradients on wasm match cpu', async () => {
+    const { tf, selectBackend, SurrogateModel } = tfjsModules();
+    type T3 = import('@tensorflow/tfjs-core').Tensor3D;
+    const opt: SurrogateSpec['optimizer'] = { kind: 'sgd', className: 'SGD', lr: 0.1, momentum: 0, dampening: 0, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, alpha: 0.99 };
+    const grads: number[][] = [];
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await selectBackend(backend);
+      for (const stride of [1, 2]) {
+        // 11 tokens → embedding 6 → (N, C, T) → conv 5 channels, kernel 3, pad 1 → max over pairs (the odd last step dropped) → flatten.
+        const tOut = Math.floor((11 + 2 - 3) / stride) + 1;
+        const spec: SurrogateSpec = {
+          layers: [
+            { kind: 'embedding', name: 'e', line: 1, vocab: 13, dim: 6 },
+            { kind: 'transpose', name: 't', line: 1 },
+            { kind: 'conv1d', name: 'c', line: 1, inChannels: 6, outChannels: 5, kernel: 3, stride, padding: 1, bias: true },
+            { kind: 'pool1d', name: 'p', line: 1, mode: 'max', kernel: 2, stride: 2 },
+            { kind: 'flatten', name: 'f', line: 1 },
+          ],
+          inputDim: 11, tokens: { vocab: 13 }, outputDim: Math.floor(tOut / 2) * 5, loss: { kind: 'mse' }, optimizer: opt, batchSize: 2, clipNorm: null, assumptions: [],
+        };
+        const model = new SurrogateModel(spec);
+        const theta = model.init(new Rng(2));
+        const ids = tf.tensor2d([[0, 3, 12, 5, 5, 1, 7, 9, 2, 11, 4], [6, 6, 0, 8, 10, 12, 3, 1, 2, 4, 9]], [2, 11]);
+        const p = tf.tensor1d(Float32Array.from(theta));
+        const ours = model.forward(p, ids).arraySync() as number[][];
+        const seg = (layer: string, role: string) => model.segments.find((q) => q.layer === layer && q.role === role)!;
+        const part = (q: { start: number; size: number }) => tf.tensor1d(Float32Array.from(theta.subarray(q.start, q.start + q.size)));
+        const table = tf.reshape(part(seg('e', 'weight')), [13, 6]);
+        const embedded = tf.gather(table, tf.cast(ids, 'int32')) as T3;
+        const filter = tf.transpose(tf.reshape(part(seg('c', 'weight')), [5, 6, 3]), [2, 1, 0]) as T3;
+        const conv = tf.add(tf.conv1d(tf.pad(embedded, [[0, 0], [1, 1], [0, 0]]), filter, stride, 'valid'), part(seg('c', 'bias')));
+        const kept = Math.floor(tOut / 2) * 2;
+        const pooled = tf.max(tf.reshape(tf.slice(conv, [0, 0, 0], [2, kept, 5]), [2, kept / 2, 2, 5]), 2);
+        const reference = tf.reshape(pooled, [2, -1]).arraySync() as number[][];
+        assert.equal(ours[0]!.length, reference[0]!.length);
+        ours.flat().forEach((v, i) => assert.ok(Math.abs(v - reference.flat()[i]!) < 1e-5, `${backend}, stride ${stride}: ${v} vs ${reference.flat()[i]}`));
+        if (stride === 2) {
+          const y = tf.zeros([2, spec.outputDim]);
+          grads.push([...(tf.grad((q: import('@tensorflow/tfjs-core').Tensor) => model.loss(q as import('@tensorflow/tfjs-core').Tensor1D, ids, y))(p).dataSync())]);
+        }
+      }
+    }
+    assert.ok(grads[0]!.some((g) => g !== 0), 'the gradient reaches the parameters');
+    grads[0]!.forEach((g, i) => assert.ok(Math.abs(g - grads[1]![i]!) < 1e-5 * Math.max(1, Math.abs(g)), `gradient ${i}: cpu ${g} vs wasm ${grads[1]![i]}`));
+  });
 });

@@ -51,6 +51,22 @@ describe('optimizers (PyTorch update rules)', () => {
     }
   });
 
+  it('Keras’s variants: decay decoupled in SGD, Adam’s ε added before bias correction', () => {
+    // SGD, wd 0.5, decoupled: θ ← θ·(1 − 0.1·0.5) − 0.1·g = 0.95 − 0.05 = 0.9 (coupled would be 1 − 0.1·(0.5 + 0.5) = 0.9 too
+    // for one step; two steps with momentum tell them apart).
+    const keras = run({ momentum: 0.9, weightDecay: 0.5, decoupledDecay: true }, [[0.5, 0], [0.5, 0]]);
+    // Step 1: θ = 0.95 − 0.1·0.5 = 0.9, buf = 0.5. Step 2: θ = 0.9·0.95 = 0.855, buf = 0.9·0.5 + 0.5 = 0.95, θ = 0.855 − 0.095 = 0.76.
+    close(keras.slice(0, 1), [0.76]);
+    const torch = run({ momentum: 0.9, weightDecay: 0.5 }, [[0.5, 0], [0.5, 0]]);
+    assert.ok(Math.abs(torch[0]! - 0.76) > 1e-3, 'L2 in the gradient differs');
+    // Adam with a large ε: Keras moves by lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε), at t = 1 lr·√0.001·g/(√(0.001)·|g| + ε)·… = lr·|g|√0.001/(|g|√0.001 + ε)·sign g.
+    const g = 0.5, eps = 0.1, lr = 0.1;
+    const m = 0.1 * g, v = 0.001 * g * g;
+    const expected = 1 - lr * (Math.sqrt(1 - 0.999) / (1 - 0.9)) * (m / (Math.sqrt(v) + eps));
+    close(run({ kind: 'adam', className: 'Adam', eps, epsBeforeCorrection: true }, [[g, 0]]).slice(0, 1), [expected], 1e-12);
+    assert.ok(Math.abs(run({ kind: 'adam', className: 'Adam', eps }, [[g, 0]])[0]! - expected) > 1e-3, 'PyTorch’s ε (after correction) differs');
+  });
+
   it('stability thresholds: 2/η, (2+2β)/η, and Adam’s (2+2β₁)/((1−β₁)η)', () => {
     assert.deepEqual(stabilityThreshold(base, 0.4), { rule: 'gd', threshold: 5 });
     assert.equal(stabilityThreshold({ ...base, momentum: 0.9 }, 0.05).threshold, 3.8 / 0.05);
