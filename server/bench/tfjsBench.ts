@@ -10,7 +10,9 @@ import * as path from 'node:path';
 import type { ProbeEvent, StepEvent } from '../src/protocol';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const EXAMPLES = ['mlp_sgd.py', 'edge_of_stability.py', 'label_noise.py', 'cnn_batchnorm_adamw.py'];
+const EXAMPLES = ['mlp_sgd.py', 'edge_of_stability.py', 'label_noise.py', 'cnn_batchnorm_adamw.py', 'text_cnn.py', 'keras_mlp.py'];
+/** Keras scripts have no Python-engine row: the harness probes PyTorch. */
+const PYTORCH = (example: string): boolean => !example.startsWith('keras_');
 
 export const TFJS_BENCH_HEADER = ['example', 'engine / backend', 'step (median)', 'default probe wall', 'probe cost', 'HVP / fwd+bwd'];
 
@@ -41,7 +43,7 @@ export async function tfjsBench(): Promise<string[][]> {
   try { require.resolve('@tensorflow/tfjs-node'); backends.unshift('tensorflow'); } catch { /* optional */ }
   for (const example of EXAMPLES) {
     for (const b of backends) rows.push([example, `tfjs / ${b}`, ...probe(example, ['--engine', 'tfjs', '--backend', b])]);
-    rows.push([example, 'python (torch, CPU)', ...probe(example, ['--engine', 'python'])]);
+    if (PYTORCH(example)) rows.push([example, 'python (torch, CPU)', ...probe(example, ['--engine', 'python'])]);
   }
   return rows;
 }

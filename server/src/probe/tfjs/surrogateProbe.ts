@@ -16,6 +16,7 @@ import type { MetricEvent, ProbeEvent, ProbePlan } from '../../protocol';
 import { selectBackend, type BackendChoice } from './backend';
 import { hutchinson, lanczos, slqDensity, type Hvp } from './curvature';
 import { exactHvp, exactHvpSupported } from './exactHvp';
+import { collapseRisk, gradientAlignment, gradientTailIndex, gsnr, noiseSpectrum, softmaxCollapse } from './noiseStats';
 import { axpy, dot, norm, scaled, symmetricEigen } from './linalg';
 import { Optimizer, stabilityThreshold } from './optimizers';
 import { Rng } from './rng';
@@ -203,6 +204,11 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
         value: top.eigenvalues[0]!, uncertainty: { kind: 'residual', halfWidth: Math.max(top.residuals[0]!, hvpError * Math.abs(top.eigenvalues[0]!)) },
         data: { eigenvalues: top.eigenvalues, residuals: top.residuals, steps: top.steps, hvpMethod, ...(errors.length ? { hvpRelError: median(errors) } : {}) },
       });
+      if (final) {
+        // Share of the batch gradient in the top eigenspace (Gur-Ari et al.: it concentrates there).
+        const share = gradientAlignment(gradient(theta, batch).grad, top.vectors);
+        if (share !== null) metric('noise.alignment', step, { hvps: 0, passes: 1, seconds: 0 }, { value: share, data: { k: top.eigenvalues.length } });
+      }
       const rule = stabilityThreshold(spec.optimizer, opt.lr);
       let sharpness = top.eigenvalues[0]!;
       h0 = hvps; p0 = passes; s0 = performance.now();
@@ -241,6 +247,7 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
       }
       emit({ v: 1, type: 'progress', t: t(), phase: 'hessian', done: 1, total: 1, message: `step ${step}: curvature done` });
     }
+    if (metrics.has('collapse') && spec.loss.kind === 'cross_entropy') collapse(step, batch);
     if (!final) return;
     if (metrics.has('weights')) weights(step);
     {
@@ -294,6 +301,18 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
     });
   };
 
+  let previousLogitNorm: number | null = null;
+  const collapse = (step: number, batch: { x: tf.Tensor2D; y: tf.Tensor }): void => {
+    const s0 = performance.now();
+    let logits: ArrayLike<number> = [];
+    tf.tidy(() => { logits = model.forward(tf.tensor1d(Float32Array.from(theta)), batch.x).dataSync() as Float32Array; });
+    passes++;
+    const stats = softmaxCollapse(logits, spec.outputDim, previousLogitNorm, gradient(theta, batch).grad, theta);
+    const { level, reasons } = collapseRisk(stats);
+    previousLogitNorm = stats.logitNorm;
+    metric('collapse.softmax', step, { hvps: 0, passes: 2, seconds: (performance.now() - s0) / 1000 }, { value: stats.saturated, data: { ...stats, risk: level, reasons } });
+  };
+
   const noise = (step: number, idx: readonly number[]): void => {
     const m = Math.min(plan.noise.microBatches, idx.length);
     if (m < 2) return;
@@ -330,19 +349,22 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
       value: all.bSimple, ...(uncertainty ? { uncertainty } : {}),
       data: { batchSize: spec.batchSize, microBatch: b, trSigma: all.trSigma, gradNormSq: all.g2, reason: all.bSimple === null ? 'the gradient is not measurably above its noise' : `${m} micro-batches of ${b} (of ${big})` },
     });
-    // GSNR per layer: E[g]² / Var[g] averaged over each layer's parameters.
-    const layers = layerSegments().map((s) => {
-      let sum = 0;
-      for (let i = s.range[0]; i < s.range[1]; i++) {
-        let mu = 0, sq = 0;
-        for (const g of grads) { mu += g[i]!; sq += g[i]! ** 2; }
-        mu /= m;
-        const variance = (sq / m - mu * mu) * (m / (m - 1));
-        sum += variance > 0 ? (mu * mu) / variance : 0;
-      }
-      return { name: s.name, value: sum / (s.range[1] - s.range[0]) };
+    const segments = layerSegments();
+    let s1 = performance.now();
+    const spec2 = noiseSpectrum(grads, segments, b);
+    metric('noise.spectrum', step, { hvps: 0, passes: 0, seconds: (performance.now() - s1) / 1000 }, {
+      value: spec2.spike, layers: spec2.layers.map((l) => ({ name: l.name, value: l.spike })), data: { ...spec2 },
     });
-    metric('noise.gsnr', step, { hvps: 0, passes: 0, seconds: 0 }, { value: median(layers.map((l) => l.value)), layers, data: { microBatches: m, microBatch: b } });
+    s1 = performance.now();
+    const snr = gsnr(grads, segments);
+    metric('noise.gsnr', step, { hvps: 0, passes: 0, seconds: (performance.now() - s1) / 1000 }, { value: snr.overall, layers: snr.layers, data: { microBatches: m, microBatch: b } });
+    s1 = performance.now();
+    try {
+      const tail = gradientTailIndex(grads, rng);
+      metric('noise.tail_index', step, { hvps: 0, passes: 0, seconds: (performance.now() - s1) / 1000 }, { value: tail.alpha, data: { k1: tail.k1, samples: tail.samples } });
+    } catch (e) {
+      emit({ v: 1, type: 'warning', t: t(), code: 'tail-index', message: (e as Error).message });
+    }
   };
 
   const landscape = (step: number, batch: { x: tf.Tensor2D; y: tf.Tensor }): void => {
