@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { Commands, Methods, PANEL_VIEW_TYPE, type CheckWorkspaceResult, type ListedRun, type ProbeEventParams, type ProbeListResult, type StatusParams } from '../../server/src/protocol';
+import { pickRemoteHost } from './remoteHosts';
 import { probeCommand, ProbeEvents } from './probeCommands';
 import { RunPanels } from './runPanels';
 import { RegScopeStatusBar } from './statusBar';
@@ -79,6 +80,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(Commands.probe, probeCommand(() => client, probeEvents, panels, output, undefined)),
     vscode.commands.registerCommand(Commands.probeLandscape, probeCommand(() => client, probeEvents, panels, output, ['landscape'])),
     vscode.commands.registerCommand(Commands.probeNoise, probeCommand(() => client, probeEvents, panels, output, ['noise'])),
+    vscode.commands.registerCommand(Commands.probeRemote, probeCommand(() => client, probeEvents, panels, output, undefined, pickRemoteHost)),
     vscode.commands.registerCommand(Commands.showRun, async () => {
       if (!client) return;
       const list = await client.sendRequest<ProbeListResult>(Methods.probeList, {});

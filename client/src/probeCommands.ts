@@ -46,6 +46,8 @@ export function probeCommand(
   panels: RunPanels,
   output: vscode.LogOutputChannel,
   metrics: readonly ProbeMetric[] | undefined,
+  /** For the remote command: the host to run on (undefined: the user backed out). */
+  chooseHost?: () => Promise<string | undefined>,
 ) {
   return async (args?: ProbeCommandArgs): Promise<void> => {
     if (!vscode.workspace.isTrusted) {
@@ -61,8 +63,10 @@ export function probeCommand(
     }
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
     if (doc?.isDirty && !(await doc.save())) return;
-    const interpreter = await findInterpreter(uri);
-    const params: ProbeStartParams = { uri: uri.toString(), metrics: args?.metrics ?? metrics, python: interpreter?.path };
+    const host = chooseHost ? await chooseHost() : undefined;
+    if (chooseHost && !host) return;
+    const interpreter = host ? undefined : await findInterpreter(uri);
+    const params: ProbeStartParams = { uri: uri.toString(), metrics: args?.metrics ?? metrics, python: interpreter?.path, ...(host ? { engine: 'ssh' as const, host } : {}) };
     let started: ProbeStartResult;
     try {
       started = await lsp.sendRequest<ProbeStartResult>(Methods.probeStart, params);

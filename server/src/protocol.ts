@@ -55,6 +55,7 @@ export const Commands = {
   showRuleDocs: 'regscope.showRuleDocs',
   showOutput: 'regscope.showOutput',
   showRun: 'regscope.showRun',
+  probeRemote: 'regscope.probeRemote',
 } as const;
 
 export type ProbeMetric = 'hessian' | 'landscape' | 'noise' | 'weights' | 'collapse';
@@ -240,7 +241,7 @@ export interface WarningEvent extends EventBase {
   readonly message: string;
 }
 
-export type ProbeErrorKind = 'script' | 'nan' | 'oom' | 'timeout' | 'exit' | 'harness' | 'no-steps' | 'cancelled' | 'spawn';
+export type ProbeErrorKind = 'script' | 'nan' | 'oom' | 'timeout' | 'exit' | 'harness' | 'no-steps' | 'cancelled' | 'spawn' | 'connection';
 
 export interface ErrorEvent extends EventBase {
   readonly type: 'error';
@@ -303,6 +304,10 @@ export interface RunRecord {
 
 export interface ProbeStartParams {
   readonly uri: string;
+  /** Overrides regscope.probe.engine for this run (the remote command asks for `ssh`). */
+  readonly engine?: 'auto' | 'python' | 'tfjs' | 'ssh';
+  /** The ssh engine's host for this run; regscope.remote.host when absent. */
+  readonly host?: string;
   readonly metrics?: readonly ProbeMetric[];
   readonly args?: readonly string[];
   readonly steps?: number;

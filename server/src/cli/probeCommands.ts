@@ -21,7 +21,8 @@ interface Io {
   isTty: boolean;
 }
 
-export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--data FILE] [--steps N]
+export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs|ssh] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--data FILE | --label-noise P] [--steps N]
+                        [--host USER@HOST] [--ssh-config FILE] [--remote-python PATH] [--remote-dir DIR] [--gpus LIST] [--keep-remote]
                         [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape] [--directions random|eigen|pca]
                         [--timeout SECONDS] [--seed N] [--out DIR] [--html FILE] [--json] [-- SCRIPT ARGS...]
   regscope runs [--out DIR] [--json]
@@ -45,17 +46,24 @@ function intFlag(v: string | true | undefined, name: string, min: number): numbe
 
 export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html', 'backend', 'data'],
-    booleans: ['json', 'full-landscape'],
+    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html', 'backend', 'data', 'label-noise', 'host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus'],
+    booleans: ['json', 'full-landscape', 'keep-remote'],
   });
   if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
   const engine = typeof a.flags.get('engine') === 'string' ? (a.flags.get('engine') as string) : 'auto';
-  if (!ENGINES.includes(engine)) throw new UsageError(`unknown engine "${engine}" (auto, python, tfjs)`);
-  if (engine === 'ssh' || engine === 'slurm') {
-    io.err(`regscope: the ${engine} engine is not available in this version; use --engine auto, python or tfjs\n`);
+  if (!ENGINES.includes(engine)) throw new UsageError(`unknown engine "${engine}" (auto, python, tfjs, ssh)`);
+  if (engine === 'slurm') {
+    io.err('regscope: the slurm engine is not available in this version; use --engine auto, python, tfjs or ssh\n');
     return 2;
   }
-  if (engine === 'python' && a.flags.has('data')) throw new UsageError('--data is for the embedded engine (--engine tfjs or auto); the Python engine runs the script on its own data');
+  const remote = ['host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus', 'keep-remote'].filter((k) => a.flags.has(k));
+  if (engine !== 'ssh' && remote.length > 0) throw new UsageError(`--${remote[0]} is for the ssh engine (--engine ssh --host user@gpu-box)`);
+  const str = (k: string): string | undefined => (typeof a.flags.get(k) === 'string' ? (a.flags.get(k) as string) : undefined);
+  if (engine === 'python' && (a.flags.has('data') || a.flags.has('label-noise'))) throw new UsageError(`--${a.flags.has('data') ? 'data' : 'label-noise'} is for the embedded engine (--engine tfjs or auto); the Python engine runs the script on its own data`);
+  const labelNoise = a.flags.get('label-noise');
+  const noise = typeof labelNoise === 'string' ? Number(labelNoise) : 0;
+  if (!(noise >= 0 && noise < 1)) throw new UsageError('--label-noise is the share of synthetic labels to flip, from 0 up to (not including) 1');
+  if (noise > 0 && a.flags.has('data')) throw new UsageError('--label-noise flips synthetic labels; it does not apply to --data');
   const backend = a.flags.get('backend') ?? 'auto';
   if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(String(backend))) throw new UsageError('--backend is auto, wasm, cpu or tensorflow');
   const python = a.flags.get('python');
@@ -73,6 +81,12 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
     running = await startProbe(parser, {
       engine: engine as EngineChoice, backend: backend as BackendChoice,
       ...(typeof a.flags.get('data') === 'string' ? { dataFile: path.resolve(a.flags.get('data') as string) } : {}),
+      ...(noise > 0 ? { labelNoise: noise } : {}),
+      ...(engine === 'ssh' ? {
+        host: str('host') ?? '', ...(str('ssh-config') ? { sshConfig: path.resolve(str('ssh-config')!) } : {}),
+        ...(str('remote-python') ? { remotePython: str('remote-python') } : {}), ...(str('remote-dir') ? { remoteDir: str('remote-dir') } : {}),
+        ...(str('gpus') !== undefined ? { gpus: str('gpus') } : {}), keepRemote: a.flags.get('keep-remote') === true,
+      } : {}),
       script, args: a.rest, storeRoot, steps: intFlag(a.flags.get('steps'), 'steps', 1),
       metrics: metricsFlag(a.flags.get('metrics')), fullLandscape: a.flags.get('full-landscape') === true || undefined,
       seed: intFlag(a.flags.get('seed'), 'seed', 0), directions, timeoutSeconds: intFlag(a.flags.get('timeout'), 'timeout', 1), candidates,

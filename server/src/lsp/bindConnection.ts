@@ -43,7 +43,7 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
     event: (params) => void connection.sendNotification(Methods.probeEvent, params),
     refresh: (uri) => service.republish(uri),
     log: (level, message) => (level === 'error' ? connection.console.error(message) : level === 'warn' ? connection.console.warn(message) : connection.console.info(message)),
-  }, () => folders, () => service.editorSettings.pythonInterpreter || undefined, () => service.editorSettings.probeEngine, () => service.editorSettings.probeDataFile);
+  }, () => folders, () => service.editorSettings.pythonInterpreter || undefined, () => service.editorSettings.probeEngine, () => service.editorSettings.probeDataFile, () => service.editorSettings.remote);
   service.extraDiagnostics = (uri, doc, result, settings) => {
     const found = probes.findingsFor(uri, doc, result);
     if (!found) return [];

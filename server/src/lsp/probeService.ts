@@ -3,6 +3,7 @@
  * the latest finished run of each script, and turns it into PRB diagnostics on the current text
  * (so a finding follows its line while the user edits). LSP-free: the binding file wires it.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AnalysisResult } from '../analysis/analyze';
@@ -20,6 +21,7 @@ import { loadRunBundle } from '../probe/runBundle';
 import { STORE_DIR, isValidRunId, listRuns, readRun, runDir } from '../probe/runStore';
 import { summarizeEvents, type RunSummary } from '../probe/runSummary';
 import { filePath } from './analysisService';
+import { DEFAULT_EDITOR_SETTINGS, type RemoteSettings } from './settingsSchema';
 
 export interface ProbeHost {
   event(params: ProbeEventParams): void;
@@ -45,6 +47,7 @@ export class ProbeService {
     private readonly pythonSetting: () => string | undefined,
     private readonly engineSetting: () => EngineChoice = () => 'auto',
     private readonly dataFileSetting: () => string = () => '',
+    private readonly remoteSetting: () => RemoteSettings = () => DEFAULT_EDITOR_SETTINGS.remote,
   ) {}
 
   /** The workspace folder holding the script (its runs go under `<folder>/.regscope/`), else the script's folder. */
@@ -67,8 +70,15 @@ export class ProbeService {
     let runId = '';
     let seq = 0;
     const dataFile = this.dataFileSetting();
+    const engine = params.engine ?? this.engineSetting();
+    const remote = this.remoteSetting();
+    const home = (p: string): string => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
     const probe = await startProbe(this.parser, {
-      engine: this.engineSetting(), ...(dataFile ? { dataFile: path.resolve(root, dataFile) } : {}),
+      engine, ...(dataFile ? { dataFile: path.resolve(root, dataFile) } : {}),
+      ...(engine === 'ssh' ? {
+        host: params.host ?? remote.host, remotePython: remote.python, gpus: remote.gpus, keepRemote: remote.keep,
+        ...(remote.dir ? { remoteDir: remote.dir } : {}), ...(remote.sshConfig ? { sshConfig: home(remote.sshConfig) } : {}),
+      } : {}),
       script, args: params.args ?? [], storeRoot: root, steps: params.steps, metrics: params.metrics, candidates,
     }, {
       event: (event) => { const n = seq++; if (runId) this.host.event({ runId, seq: n, event }); },

@@ -54,14 +54,50 @@ export const SETTINGS_SCHEMA = {
   },
   'regscope.probe.engine': {
     type: 'string',
-    enum: ['auto', 'python', 'tfjs'],
+    enum: ['auto', 'python', 'tfjs', 'ssh'],
     default: 'auto',
-    markdownDescription: 'Where probes run. `auto`: your Python when it has torch, else the embedded TensorFlow.js engine on a surrogate rebuilt from the script. `python`: always your Python. `tfjs`: always the embedded engine (no Python needed).',
+    markdownDescription: 'Where probes run. `auto`: your Python when it has torch, else the embedded TensorFlow.js engine on a surrogate rebuilt from the script. `python`: always your Python. `tfjs`: always the embedded engine (no Python needed). `ssh`: on `regscope.remote.host` over SSH.',
   },
   'regscope.probe.dataFile': {
     type: 'string',
     default: '',
     markdownDescription: 'Data for the embedded engine: a `.csv`, `.npy` or `.npz` file (relative to the workspace folder) the surrogate trains on instead of synthetic teacher data. The last column is the label (or the targets), or the arrays are named `x` and `y`. The Python engine runs your script on its own data and ignores this.',
+  },
+  'regscope.remote.host': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'Remote host for the `ssh` engine and **RegScope: Probe on Remote Host…**: `user@gpu-box` or a `Host` alias of your `~/.ssh/config`. Your own ssh client, keys, agent and known hosts are used; RegScope never handles a password.',
+  },
+  'regscope.remote.hosts': {
+    type: 'array',
+    items: { type: 'string' },
+    default: [],
+    markdownDescription: 'Hosts offered by **RegScope: Probe on Remote Host…**, besides the `Host` aliases of `~/.ssh/config`.',
+  },
+  'regscope.remote.python': {
+    type: 'string',
+    default: 'python3',
+    markdownDescription: 'The Python interpreter on the remote host (it needs torch).',
+  },
+  'regscope.remote.dir': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'Where remote probes make their per-run folder, relative to the remote home unless absolute. Empty: `.cache/regscope/runs`.',
+  },
+  'regscope.remote.gpus': {
+    type: 'string',
+    default: '0',
+    markdownDescription: '`CUDA_VISIBLE_DEVICES` for remote probes (`0`, `2,3`). Empty: leave it as the host has it.',
+  },
+  'regscope.remote.keep': {
+    type: 'boolean',
+    default: false,
+    markdownDescription: 'Keep the remote run folder after a probe (it is removed by default).',
+  },
+  'regscope.remote.sshConfig': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'An ssh configuration file to use instead of `~/.ssh/config` (`ssh -F`).',
   },
   'regscope.probe.metrics': {
     type: 'array',
@@ -87,7 +123,8 @@ export interface EditorSettings {
   /** Empty: let discovery choose. */
   readonly pythonInterpreter: string;
   readonly probeSteps: number;
-  readonly probeEngine: 'auto' | 'python' | 'tfjs';
+  readonly probeEngine: 'auto' | 'python' | 'tfjs' | 'ssh';
+  readonly remote: RemoteSettings;
   /** Empty: synthetic teacher data. */
   readonly probeDataFile: string;
   readonly probeMetrics: readonly ProbeMetric[];
@@ -98,7 +135,19 @@ const ALL_PROBE_METRICS = SETTINGS_SCHEMA['regscope.probe.metrics'].items.enum;
 export const DEFAULT_EDITOR_SETTINGS: EditorSettings = {
   select: [], ignore: [], severity: {}, rules: {}, inlayHints: true, codeLens: true,
   pythonInterpreter: '', probeSteps: SETTINGS_SCHEMA['regscope.probe.steps'].default, probeEngine: 'auto', probeDataFile: '', probeMetrics: ALL_PROBE_METRICS,
+  remote: { host: '', hosts: [], python: 'python3', dir: '', gpus: '0', keep: false, sshConfig: '' },
 };
+
+/** The ssh engine's settings (regscope.remote.*). */
+export interface RemoteSettings {
+  readonly host: string;
+  readonly hosts: readonly string[];
+  readonly python: string;
+  readonly dir: string;
+  readonly gpus: string;
+  readonly keep: boolean;
+  readonly sshConfig: string;
+}
 
 /**
  * The `regscope` section as the client sends it (nested: `{select, inlayHints: {enabled}}`).
@@ -154,11 +203,25 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
     if (typeof probe.steps === 'number' && Number.isInteger(probe.steps) && probe.steps >= 1) probeSteps = probe.steps;
     else problems.push(`regscope.probe.steps must be a whole number ≥ 1; using ${probeSteps}`);
   }
-  let probeEngine: 'auto' | 'python' | 'tfjs' = 'auto';
+  let probeEngine: 'auto' | 'python' | 'tfjs' | 'ssh' = 'auto';
   if (probe?.engine !== undefined) {
-    if (probe.engine === 'auto' || probe.engine === 'python' || probe.engine === 'tfjs') probeEngine = probe.engine;
-    else problems.push('regscope.probe.engine must be auto, python or tfjs; using auto');
+    if (probe.engine === 'auto' || probe.engine === 'python' || probe.engine === 'tfjs' || probe.engine === 'ssh') probeEngine = probe.engine;
+    else problems.push('regscope.probe.engine must be auto, python, tfjs or ssh; using auto');
   }
+  const r0 = (obj.remote ?? {}) as Record<string, unknown>;
+  const text = (key: string, fallback: string): string => {
+    const v = r0[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === 'string') return v.trim();
+    problems.push(`regscope.remote.${key} must be a string; using "${fallback}"`);
+    return fallback;
+  };
+  const hosts = Array.isArray(r0.hosts) ? r0.hosts.filter((h): h is string => typeof h === 'string' && h.trim() !== '').map((h) => h.trim()) : [];
+  if (r0.hosts !== undefined && !Array.isArray(r0.hosts)) problems.push('regscope.remote.hosts must be a list of hosts; ignoring it');
+  const remote: RemoteSettings = {
+    host: text('host', ''), hosts, python: text('python', 'python3') || 'python3', dir: text('dir', ''), gpus: text('gpus', '0'),
+    keep: r0.keep === true, sshConfig: text('sshConfig', ''),
+  };
   let probeDataFile = '';
   if (probe?.dataFile !== undefined && probe.dataFile !== null) {
     if (typeof probe.dataFile === 'string') probeDataFile = probe.dataFile.trim();
@@ -173,7 +236,7 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
   return {
     settings: {
       select: strings('select'), ignore: strings('ignore'), severity, rules, inlayHints: flag('inlayHints', true), codeLens: flag('codeLens', true),
-      pythonInterpreter, probeSteps, probeEngine, probeDataFile, probeMetrics,
+      pythonInterpreter, probeSteps, probeEngine, probeDataFile, probeMetrics, remote,
     },
     problems,
   };

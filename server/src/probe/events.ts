@@ -150,7 +150,7 @@ const progress: EventShape<ProgressEvent> = { phase: req(str), done: req(num), t
 const warning: EventShape<WarningEvent> = { code: req(str), message: req(str) };
 
 const error: EventShape<ErrorEvent> = {
-  kind: req(oneOf('script', 'nan', 'oom', 'timeout', 'exit', 'harness', 'no-steps', 'cancelled', 'spawn')),
+  kind: req(oneOf('script', 'nan', 'oom', 'timeout', 'exit', 'harness', 'no-steps', 'cancelled', 'spawn', 'connection')),
   message: req(str),
   traceback: opt(str),
   step: opt(count),

@@ -5,13 +5,21 @@
  */
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import { defaultCandidates, findTorchInterpreter } from './interpreter';
-import { analyzeProbeScript, startPythonProbe, type ProbeListener, type RunningProbe } from './pythonEngine';
+import { analyzeProbeScript, ProbeSetupError, startPythonProbe, type ProbeListener, type RunningProbe } from './pythonEngine';
+import { startSshProbe, type SshRequest } from './remote/sshEngine';
 import { startTfjsProbe, type TfjsRequest } from './tfjs/tfjsEngine';
 
-export type EngineChoice = 'auto' | 'python' | 'tfjs';
+export type EngineChoice = 'auto' | 'python' | 'tfjs' | 'ssh';
 
-export async function startProbe(parser: PythonParser, req: TfjsRequest & { readonly engine?: EngineChoice }, listener: ProbeListener = {}): Promise<RunningProbe> {
+/** What any engine may be asked; each reads its own fields. */
+export type AnyProbeRequest = TfjsRequest & Partial<Omit<SshRequest, keyof TfjsRequest>> & { readonly engine?: EngineChoice };
+
+export async function startProbe(parser: PythonParser, req: AnyProbeRequest, listener: ProbeListener = {}): Promise<RunningProbe> {
   const engine = req.engine ?? 'auto';
+  if (engine === 'ssh') {
+    if (!req.host) throw new ProbeSetupError('the ssh engine needs a host: --host user@gpu-box (or regscope.remote.host)');
+    return startSshProbe(parser, { ...req, host: req.host }, listener);
+  }
   const python = async (r: typeof req): Promise<RunningProbe> => {
     const probe = await startPythonProbe(parser, r, listener);
     return r.dataFile ? { ...probe, planNotes: [...probe.planNotes, 'the data file is for the embedded engine: the Python engine runs the script on its own data'] } : probe;

@@ -105,6 +105,12 @@ describe('regscope probe on the embedded engine', () => {
     const python = run(['probe', script, '--engine', 'python', '--data', path.join(dir, 'data.csv')]);
     assert.equal(python.code, 2);
     assert.match(python.stderr, /--data is for the embedded engine/);
+    const noisy = run(['probe', script, '--engine', 'tfjs', '--label-noise', '0.25', '--metrics', 'weights', '--steps', '2']);
+    assert.equal(noisy.code, 0, noisy.stderr);
+    const flipped = Number(/2-class labels from a random teacher network, (\d+) flipped/.exec(noisy.stdout)?.[1]);
+    // A quarter of 1,024 labels are redrawn uniformly: about half of those land on another class.
+    assert.ok(flipped > 64 && flipped < 200, `${flipped} flipped`);
+    assert.equal(run(['probe', script, '--engine', 'tfjs', '--label-noise', '1.5']).code, 2);
   });
 
   it('--engine auto probes a Keras script on the embedded engine even where Python has torch, and says why', () => {

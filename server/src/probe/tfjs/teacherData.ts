@@ -83,7 +83,7 @@ function teach(spec: SurrogateSpec, d: number, n: number, rng: Rng, labelNoise: 
     if (classification) {
       let best = 0;
       for (let c = 1; c < k; c++) if (out[c]! > out[best]!) best = c;
-      if (labelNoise > 0 && rng.uniform() < labelNoise) { best = rng.int(k); flipped++; }
+      if (labelNoise > 0 && rng.uniform() < labelNoise) { const drawn = rng.int(k); if (drawn !== best) flipped++; best = drawn; }
       y[r] = best;
     } else {
       for (let c = 0; c < k; c++) y[r * k + c] = out[c]!;
