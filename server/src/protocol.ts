@@ -300,6 +300,21 @@ export interface RunRecord {
   readonly findings: readonly ProbeFinding[];
   readonly warnings: readonly string[];
   readonly cost: { readonly hvps: number; readonly passes: number; readonly seconds: number };
+  /** For a run submitted to a scheduler: the job, its last state, and queue and run time apart. */
+  readonly scheduler?: SchedulerInfo;
+}
+
+export interface SchedulerInfo {
+  readonly system: 'slurm';
+  readonly jobId: string;
+  /** COMPLETED, FAILED, CANCELLED, TIMEOUT … as Slurm says it. */
+  readonly state: string;
+  readonly nodes: string | null;
+  /** From submission to the start of the job (measured by polling, ±1 s). */
+  readonly queueSeconds: number;
+  readonly runSeconds: number | null;
+  /** Slurm's `code:signal`. */
+  readonly exitCode: string | null;
 }
 
 export interface ProbeStartParams {

@@ -32,6 +32,8 @@ export function formatProbeSummary(record: RunRecord, summary: RunSummary, findi
   const hello = summary.hello;
   lines.push(`RegScope probe of ${displayPath}: ${record.status}`);
   lines.push(`  engine    ${record.engineReason}`);
+  const sch = record.scheduler;
+  if (sch) lines.push(`  slurm     job ${sch.jobId} ${sch.state}${sch.nodes ? ` on ${sch.nodes}` : ''}${sch.exitCode ? ` (exit ${sch.exitCode})` : ''}: queued ${sch.queueSeconds.toFixed(1)} s, ran ${sch.runSeconds === null ? 'not at all' : `${sch.runSeconds.toFixed(1)} s`}`);
   if (hello?.runtime) lines.push(`  runtime   ${hello.runtime}; HVPs ${hello.hvpMethod}`);
   else if (hello) lines.push(`  device    ${hello.device.type} (${hello.device.name}), torch ${hello.torch}, Python ${hello.python}, HVPs by ${hello.hvpMethod}`);
   lines.push(`  budget    ${record.steps} optimizer steps in ${record.cost.seconds.toFixed(1)} s; measurements cost ${summary.cost.hvps} Hessian-vector products and ${summary.cost.passes} forward/backward passes`);

@@ -21,8 +21,9 @@ interface Io {
   isTty: boolean;
 }
 
-export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs|ssh] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--data FILE | --label-noise P] [--steps N]
+export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs|ssh|slurm] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--data FILE | --label-noise P] [--steps N]
                         [--host USER@HOST] [--ssh-config FILE] [--remote-python PATH] [--remote-dir DIR] [--gpus LIST] [--keep-remote]
+                        [--partition P] [--gres gpu:1] [--time 00:10:00] [--account A]
                         [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape] [--directions random|eigen|pca]
                         [--timeout SECONDS] [--seed N] [--out DIR] [--html FILE] [--json] [-- SCRIPT ARGS...]
   regscope runs [--out DIR] [--json]
@@ -46,18 +47,17 @@ function intFlag(v: string | true | undefined, name: string, min: number): numbe
 
 export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html', 'backend', 'data', 'label-noise', 'host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus'],
+    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html', 'backend', 'data', 'label-noise', 'host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus', 'partition', 'gres', 'time', 'account'],
     booleans: ['json', 'full-landscape', 'keep-remote'],
   });
   if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
   const engine = typeof a.flags.get('engine') === 'string' ? (a.flags.get('engine') as string) : 'auto';
-  if (!ENGINES.includes(engine)) throw new UsageError(`unknown engine "${engine}" (auto, python, tfjs, ssh)`);
-  if (engine === 'slurm') {
-    io.err('regscope: the slurm engine is not available in this version; use --engine auto, python, tfjs or ssh\n');
-    return 2;
-  }
-  const remote = ['host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus', 'keep-remote'].filter((k) => a.flags.has(k));
-  if (engine !== 'ssh' && remote.length > 0) throw new UsageError(`--${remote[0]} is for the ssh engine (--engine ssh --host user@gpu-box)`);
+  if (!ENGINES.includes(engine)) throw new UsageError(`unknown engine "${engine}" (auto, python, tfjs, ssh, slurm)`);
+  const remote = ['host', 'ssh-config', 'remote-python', 'remote-dir', 'keep-remote'].filter((k) => a.flags.has(k));
+  if (engine !== 'ssh' && engine !== 'slurm' && remote.length > 0) throw new UsageError(`--${remote[0]} is for the ssh and slurm engines (--engine ssh --host user@gpu-box)`);
+  if (engine !== 'ssh' && a.flags.has('gpus')) throw new UsageError('--gpus is for the ssh engine (on Slurm, ask for GPUs with --gres gpu:N)');
+  const slurmOnly = ['partition', 'gres', 'time', 'account'].filter((k) => a.flags.has(k));
+  if (engine !== 'slurm' && slurmOnly.length > 0) throw new UsageError(`--${slurmOnly[0]} is for the slurm engine (--engine slurm)`);
   const str = (k: string): string | undefined => (typeof a.flags.get(k) === 'string' ? (a.flags.get(k) as string) : undefined);
   if (engine === 'python' && (a.flags.has('data') || a.flags.has('label-noise'))) throw new UsageError(`--${a.flags.has('data') ? 'data' : 'label-noise'} is for the embedded engine (--engine tfjs or auto); the Python engine runs the script on its own data`);
   const labelNoise = a.flags.get('label-noise');
@@ -82,8 +82,12 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
       engine: engine as EngineChoice, backend: backend as BackendChoice,
       ...(typeof a.flags.get('data') === 'string' ? { dataFile: path.resolve(a.flags.get('data') as string) } : {}),
       ...(noise > 0 ? { labelNoise: noise } : {}),
-      ...(engine === 'ssh' ? {
-        host: str('host') ?? '', ...(str('ssh-config') ? { sshConfig: path.resolve(str('ssh-config')!) } : {}),
+      ...(engine === 'slurm' ? {
+        ...(str('partition') ? { partition: str('partition') } : {}), ...(str('gres') ? { gres: str('gres') } : {}),
+        ...(str('time') ? { time: str('time') } : {}), ...(str('account') ? { account: str('account') } : {}),
+      } : {}),
+      ...(engine === 'ssh' || engine === 'slurm' ? {
+        ...(str('host') !== undefined || engine === 'ssh' ? { host: str('host') ?? '' } : {}), ...(str('ssh-config') ? { sshConfig: path.resolve(str('ssh-config')!) } : {}),
         ...(str('remote-python') ? { remotePython: str('remote-python') } : {}), ...(str('remote-dir') ? { remoteDir: str('remote-dir') } : {}),
         ...(str('gpus') !== undefined ? { gpus: str('gpus') } : {}), keepRemote: a.flags.get('keep-remote') === true,
       } : {}),

@@ -6,16 +6,18 @@
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import { defaultCandidates, findTorchInterpreter } from './interpreter';
 import { analyzeProbeScript, ProbeSetupError, startPythonProbe, type ProbeListener, type RunningProbe } from './pythonEngine';
+import { startSlurmProbe, type SlurmOptions } from './remote/slurmEngine';
 import { startSshProbe, type SshRequest } from './remote/sshEngine';
 import { startTfjsProbe, type TfjsRequest } from './tfjs/tfjsEngine';
 
-export type EngineChoice = 'auto' | 'python' | 'tfjs' | 'ssh';
+export type EngineChoice = 'auto' | 'python' | 'tfjs' | 'ssh' | 'slurm';
 
 /** What any engine may be asked; each reads its own fields. */
-export type AnyProbeRequest = TfjsRequest & Partial<Omit<SshRequest, keyof TfjsRequest>> & { readonly engine?: EngineChoice };
+export type AnyProbeRequest = TfjsRequest & Partial<Omit<SshRequest, keyof TfjsRequest>> & SlurmOptions & { readonly engine?: EngineChoice };
 
 export async function startProbe(parser: PythonParser, req: AnyProbeRequest, listener: ProbeListener = {}): Promise<RunningProbe> {
   const engine = req.engine ?? 'auto';
+  if (engine === 'slurm') return startSlurmProbe(parser, req, listener);
   if (engine === 'ssh') {
     if (!req.host) throw new ProbeSetupError('the ssh engine needs a host: --host user@gpu-box (or regscope.remote.host)');
     return startSshProbe(parser, { ...req, host: req.host }, listener);

@@ -18,17 +18,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PythonParser } from '../../analysis/syntax/pythonParser';
-import type { MalformedLine, ProbeEvent, ProbePlan, RunRecord } from '../../protocol';
-import { decodeEventLine, EventLineSplitter, type SplitItem } from '../events';
+import type { ProbePlan, RunRecord } from '../../protocol';
 import { buildProbePlan } from '../plan';
-import { probeAnchors } from '../probeAnchors';
-import { filterProbeFindings } from '../probeFindingFilter';
-import { probeFindings } from '../probeFindings';
 import { analyzeProbeScript, harnessDir, ProbeSetupError, type ProbeListener, type ProbeRequest, type RunningProbe } from '../pythonEngine';
 import type { ExitInfo } from '../pythonProcess';
-import { closingEvents, finalRecord } from '../runEnd';
-import { newRunId, RunWriter } from '../runStore';
-import { summarizeEvents } from '../runSummary';
+import { RunSink } from '../runSink';
+import { newRunId } from '../runStore';
 import { collectPayload, type Payload } from './payload';
 import { REMOTE_RUNNER } from './remoteRunner';
 import { shQuote } from './shellQuote';
@@ -53,7 +48,7 @@ const DEFAULT_REMOTE_DIR = '.cache/regscope/runs';
 const CANCEL_GRACE_MS = 8000;
 const KILL_BACKSTOP_SECONDS = 10;
 
-interface Prepared {
+export interface Prepared {
   readonly dir: string;
   readonly rsync: boolean;
   readonly python: string;
@@ -69,7 +64,6 @@ export async function startSshProbe(parser: PythonParser, req: SshRequest, liste
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
     timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: req.directions,
   });
-  const anchors = probeAnchors(analysis.document, analysis);
   // The layout's base: the workspace folder holding the script, else the script's folder.
   const inStore = !path.relative(req.storeRoot, script).startsWith('..');
   const base = inStore ? path.resolve(req.storeRoot) : path.dirname(script);
@@ -104,32 +98,11 @@ export async function startSshProbe(parser: PythonParser, req: SshRequest, liste
     interpreter: `${req.host}:${py}`, status: 'running', startedAt: new Date().toISOString(), endedAt: null, steps: 0, device: null,
     torch: prepared.torch, error: null, headline: {}, findings: [], warnings: [...notes], cost: { hvps: 0, passes: 0, seconds: 0 },
   };
-  const writer = await RunWriter.create(req.storeRoot, runId, plan, initial);
-  const events: ProbeEvent[] = [];
-  const malformed: MalformedLine[] = [];
-  const record = (event: ProbeEvent): void => {
-    events.push(event);
-    writer.appendEvent(event);
-    listener.event?.(event);
-  };
+  const sink = await RunSink.open(req.storeRoot, plan, initial, analysis, settings, listener);
   const started = performance.now();
   const child = spawn('ssh', sshArgv(target, ['sh', path.posix.join(prepared.dir, 'run.sh'), prepared.dir, remoteCwd, py, req.gpus ?? '0', '--', remoteScript, ...req.args]), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const splitter = new EventLineSplitter();
-  const dispatch = (items: readonly SplitItem[]): void => {
-    for (const item of items) {
-      const decoded = 'line' in item ? decodeEventLine(item.line) : item;
-      if ('event' in decoded) record(decoded.event);
-      else { malformed.push(decoded.malformed); listener.malformed?.(decoded.malformed); }
-    }
-  };
-  let stderrTail = '';
-  child.stdout.on('data', (d: Buffer) => dispatch(splitter.push(d)));
-  child.stderr.on('data', (d: Buffer) => {
-    const text = d.toString('utf8');
-    stderrTail = (stderrTail + text).slice(-4000);
-    writer.appendStderr(text);
-    listener.output?.(text);
-  });
+  child.stdout.on('data', (d: Buffer) => sink.stdout(d));
+  child.stderr.on('data', (d: Buffer) => sink.stderr(d.toString('utf8')));
   child.stdin.on('error', () => undefined); // the far side may be gone already
   let reason: ExitInfo['reason'] = 'exited';
   const stop = (why: 'cancelled' | 'timeout'): void => {
@@ -145,43 +118,38 @@ export async function startSshProbe(parser: PythonParser, req: SshRequest, liste
   });
   const done = exited.then(async (exit) => {
     clearTimeout(timer);
-    dispatch(splitter.flush());
-    const warnings: string[] = [];
     // ssh's own failure after the run started: the link went down. What arrived is kept.
-    if (exit.reason === 'exited' && exit.code === SSH_FAILED && !events.some((e) => e.type === 'done')) {
-      const step = [...events].reverse().find((e) => e.type === 'step');
-      record({
-        v: 1, type: 'error', t: events.at(-1)?.t ?? 0, kind: 'connection', step: step?.type === 'step' ? step.step : 0,
-        message: `the connection to ${req.host} was lost after ${step?.type === 'step' ? step.step : 0} step(s) (ssh: ${sshComplaint(stderrTail)}); the events received before are kept`,
+    if (exit.reason === 'exited' && exit.code === SSH_FAILED && !sink.hasDone()) {
+      sink.record({
+        v: 1, type: 'error', t: sink.events.at(-1)?.t ?? 0, kind: 'connection', step: sink.lastStep,
+        message: `the connection to ${req.host} was lost after ${sink.lastStep} step(s) (ssh: ${sshComplaint(sink.stderrTail)}); the events received before are kept`,
       });
     }
-    for (const e of closingEvents(events, exit, plan)) record(e);
+    const warnings: string[] = [];
     if (!req.keepRemote) {
       const removed = await removeRemote(target, prepared.dir);
       if (removed) warnings.push(`the remote folder ${where} could not be removed (${removed}); remove it by hand`);
     } else warnings.push(`the remote folder ${where} was kept (--keep-remote)`);
-    const summary = summarizeEvents(events);
-    const findings = filterProbeFindings(probeFindings(summary, anchors, runId), analysis.document.text, settings);
-    const final = finalRecord({ ...initial, warnings: [...initial.warnings, ...warnings] }, summary, findings, malformed, exit);
-    await writer.writeRecord(final);
-    await writer.close();
-    return { record: final, summary, findings, events };
+    return sink.finish(exit, (r) => ({ ...r, warnings: [...r.warnings, ...warnings] }));
   });
   return {
-    runId, runDir: writer.dir, engine: 'ssh', engineReason, interpreter: null, plan, planNotes: notes, done,
+    runId, runDir: sink.writer.dir, engine: 'ssh', engineReason, interpreter: null, plan, planNotes: notes, done,
     cancel: async () => { stop('cancelled'); await done; },
   };
 }
 
-/** Makes the run's folder, checks rsync and torch on the far side, in one connection. */
-async function prepare(target: SshTarget, dir: string, py: string): Promise<Prepared> {
+/**
+ * Makes the run's folder, checks rsync and (unless `checkTorch` is false: a cluster's login node
+ * may not have the compute nodes' environment) torch on the far side, in one connection.
+ */
+export async function prepare(target: SshTarget, dir: string, py: string, checkTorch = true): Promise<Prepared> {
   const script = [
     'set -u',
     'mkdir -p -- "$1" || exit 90',
     'cd -- "$1" || exit 90',
     'pwd',
     'if command -v rsync >/dev/null 2>&1; then echo rsync=yes; else echo rsync=no; fi',
-    '"$2" -c "import sys, torch; print(\'python=\' + sys.version.split()[0]); print(\'torch=\' + torch.__version__)" || { cd / && rm -rf -- "$1"; exit 91; }',
+    checkTorch ? '"$2" -c "import sys, torch; print(\'python=\' + sys.version.split()[0]); print(\'torch=\' + torch.__version__)" || { cd / && rm -rf -- "$1"; exit 91; }' : ':',
   ].join('\n');
   const r = await sshRun(target, ['sh', '-c', script, 'regscope-prepare', dir, py]);
   if (r.code === SSH_FAILED || r.code === null) throw new ProbeSetupError(`cannot reach ${target.host} over SSH: ${sshComplaint(r.stderr)}`);
@@ -194,7 +162,7 @@ async function prepare(target: SshTarget, dir: string, py: string): Promise<Prep
 }
 
 /** Stages the run's files locally and sends them: rsync when both ends have it, else tar through ssh. */
-async function upload(target: SshTarget, prepared: Prepared, payload: Payload, plan: ProbePlan): Promise<void> {
+export async function upload(target: SshTarget, prepared: Prepared, payload: Payload, plan: ProbePlan, scripts: Readonly<Record<string, string>> = { 'run.sh': REMOTE_RUNNER }): Promise<void> {
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'regscope-ssh-'));
   try {
     for (const f of payload.files) {
@@ -202,11 +170,7 @@ async function upload(target: SshTarget, prepared: Prepared, payload: Payload, p
       fs.mkdirSync(path.dirname(to), { recursive: true });
       fs.copyFileSync(f.local, to);
     }
-    fs.cpSync(path.join(harnessDir(), 'regscope_probe'), path.join(stage, 'harness', 'regscope_probe'), {
-      recursive: true, filter: (src) => !src.includes('__pycache__'),
-    });
-    fs.writeFileSync(path.join(stage, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
-    fs.writeFileSync(path.join(stage, 'run.sh'), REMOTE_RUNNER);
+    writeStage(stage, plan, scripts);
     const haveRsync = prepared.rsync && (await localRun('rsync', ['--version'], { timeoutMs: 10_000 })).code === 0;
     if (haveRsync) {
       // --protect-args: the remote path travels inside rsync's protocol, not through a remote shell.
@@ -223,6 +187,15 @@ async function upload(target: SshTarget, prepared: Prepared, payload: Payload, p
   }
 }
 
+/** The harness, the plan and the shell scripts of a run, into a folder (the stage, or a local job folder). */
+export function writeStage(dir: string, plan: ProbePlan, scripts: Readonly<Record<string, string>>): void {
+  fs.cpSync(path.join(harnessDir(), 'regscope_probe'), path.join(dir, 'harness', 'regscope_probe'), {
+    recursive: true, filter: (src) => !src.includes('__pycache__'),
+  });
+  fs.writeFileSync(path.join(dir, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
+  for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(dir, name), text);
+}
+
 function localTar(dir: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn('tar', ['-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -236,7 +209,7 @@ function localTar(dir: string): Promise<Buffer> {
 }
 
 /** Removes the run's folder; the error, if any, for the run's warnings. */
-async function removeRemote(target: SshTarget, dir: string): Promise<string | undefined> {
+export async function removeRemote(target: SshTarget, dir: string): Promise<string | undefined> {
   const r = await sshRun(target, ['rm', '-rf', '--', dir], { timeoutMs: 30_000 });
   return r.code === 0 ? undefined : sshComplaint(r.stderr);
 }
