@@ -142,6 +142,8 @@ export interface ProbePlan {
   };
   readonly noise: { readonly microBatches: number };
   readonly hparamSources: readonly HparamSource[];
+  /** A sweep's optimizer settings (lr, weight_decay, momentum, eps, dampening), applied to every param group as the optimizer is built. */
+  readonly overrides?: Readonly<Record<string, number>>;
 }
 
 export interface ProbeUncertainty {
@@ -315,6 +317,52 @@ export interface SchedulerInfo {
   readonly runSeconds: number | null;
   /** Slurm's `code:signal`. */
   readonly exitCode: string | null;
+}
+
+/** One grid point of a sweep and what its probe found. */
+export interface SweepPoint {
+  readonly index: number;
+  readonly values: Readonly<Record<string, number>>;
+  /** The point's probe run (`.regscope/runs/<id>`); null when it never started. */
+  readonly runId: string | null;
+  readonly status: RunStatus | 'pending';
+  readonly error: string | null;
+  /** Training loss at the last step. */
+  readonly finalLoss: number | null;
+  /** Sharpness over the optimizer's stability threshold (λ₁ against 2/η, or its momentum/Adam form). */
+  readonly sharpnessRatio: number | null;
+  /** Gradient noise scale B_noise. */
+  readonly noiseScale: number | null;
+  /** The 2-D loss landscape around the final weights, for a thumbnail. */
+  readonly landscape: { readonly loss: readonly (readonly number[])[] } | null;
+  /** The Slurm array task that ran it. */
+  readonly task?: string;
+}
+
+export interface SweepAxisRecord {
+  readonly key: string;
+  readonly values: readonly number[];
+  /** How the values reach the script: `--lr` (a flag) or `optimizer lr` (set on the param groups). */
+  readonly via: string;
+}
+
+/** `.regscope/sweeps/<id>/sweep.json`. */
+export interface SweepRecord {
+  readonly v: 1;
+  readonly id: string;
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly axes: readonly SweepAxisRecord[];
+  readonly engine: EngineKind | 'local';
+  readonly engineReason: string;
+  /** `partial`: some points failed, the others finished. */
+  readonly status: 'running' | 'ok' | 'partial' | 'error' | 'cancelled';
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly maxParallel: number;
+  readonly seconds: number;
+  readonly points: readonly SweepPoint[];
+  readonly scheduler?: { readonly system: 'slurm'; readonly jobId: string; readonly queueSeconds: number | null; readonly runSeconds: number | null };
 }
 
 export interface ProbeStartParams {

@@ -31,6 +31,9 @@ class Plan:
     landscape: Dict[str, Any] = field(default_factory=dict)
     noise: Dict[str, Any] = field(default_factory=dict)
     hparam_sources: List[Dict[str, Any]] = field(default_factory=list)
+    # Optimizer hyperparameters a sweep sets (lr, weight_decay, momentum, eps, dampening):
+    # applied to every param group when the optimizer is constructed, before any scheduler reads them.
+    overrides: Dict[str, float] = field(default_factory=dict)
 
     @property
     def last_step(self) -> int:
@@ -86,4 +89,5 @@ def load_plan(path: str, script: str, args: List[str]) -> Plan:
         landscape={**LANDSCAPE_DEFAULTS, **(raw.get("landscape") or {})},
         noise={**NOISE_DEFAULTS, **(raw.get("noise") or {})},
         hparam_sources=list(raw.get("hparamSources") or []),
+        overrides={str(k): float(v) for k, v in (raw.get("overrides") or {}).items() if isinstance(v, (int, float))},
     )

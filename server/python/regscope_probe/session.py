@@ -106,6 +106,8 @@ class ProbeSession:
         if any(o is opt for o in self.optimizers):
             return
         self.optimizers.append(opt)
+        if self.plan.overrides:
+            self._override(opt)
         original_step = opt.step
         session = self
 
@@ -116,6 +118,24 @@ class ProbeSession:
         # A bound method, not a plain function: LR schedulers (torch < 2) re-wrap `optimizer.step`
         # and read its `__self__` and `__func__`.
         opt.step = types.MethodType(step, opt)  # type: ignore[method-assign]
+
+    def _override(self, opt: torch.optim.Optimizer) -> None:
+        """A sweep's values, on every param group, as the optimizer is built: a scheduler made
+        after it (the usual order) takes them as its base learning rates."""
+        for name, value in self.plan.overrides.items():
+            groups = [g for g in opt.param_groups if name in g]
+            if not groups:
+                self.sink.emit("warning", code="override",
+                               message=f"the sweep sets {name} but {type(opt).__name__} has no such setting; ignored")
+                continue
+            before = sorted({float(g[name]) for g in groups if isinstance(g[name], (int, float))})
+            for g in groups:
+                g[name] = value
+                if name == "lr" and "initial_lr" in g:
+                    g["initial_lr"] = value
+            was = ", ".join(f"{b:g}" for b in before)
+            self.sink.emit("warning", code="override",
+                           message=f"sweep: {type(opt).__name__} {name} = {value:g} on {len(groups)} param group(s) (the script had {was})")
 
     # -- backward: the loss ---------------------------------------------------------------
 

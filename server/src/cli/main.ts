@@ -18,6 +18,7 @@ import { formatText } from './formatText';
 import { modelRecord } from './modelRecord';
 import { listFlag, parseArgs, UsageError } from './parseArgs';
 import { probe, PROBE_USAGE, report, runs } from './probeCommands';
+import { sweep, SWEEP_USAGE } from './sweepCommand';
 import { REGSCOPE_VERSION } from '../version';
 
 const VERSION = REGSCOPE_VERSION;
@@ -31,6 +32,7 @@ Usage:
   regscope fix FILE... [--unsafe] [--select IDS] [--ignore IDS]
   regscope rules [--format text|json]
 ${PROBE_USAGE}
+${SWEEP_USAGE}
   regscope --version
 
 Exit codes: 0 no findings at or above --fail-on (default: warning), 1 findings, 2 usage or internal error.
@@ -54,6 +56,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case 'probe': return await probe(rest, io);
       case 'runs': return await runs(rest, io);
       case 'report': return await report(rest, io);
+      case 'sweep': return await sweep(rest, io);
       case '--version': case 'version': io.out(`${VERSION}\n`); return 0;
       case undefined: case '--help': case '-h': case 'help': io.out(`${USAGE}\n`); return command === undefined ? 2 : 0;
       default: throw new UsageError(`unknown command "${command}"`);

@@ -7,15 +7,15 @@ import type { InterpreterCandidate } from '../probe/interpreter';
 import { defaultCandidates } from '../probe/interpreter';
 import { ALL_METRICS } from '../probe/plan';
 import { ProbeSetupError } from '../probe/pythonEngine';
-import { startProbe, type EngineChoice } from '../probe/startProbe';
+import { startProbe, type AnyProbeRequest, type EngineChoice } from '../probe/startProbe';
 import type { BackendChoice } from '../probe/tfjs/backend';
 import { isValidRunId, listRuns, runDir } from '../probe/runStore';
 import { writeReport } from '../report/writeReport';
 import { REGSCOPE_VERSION } from '../version';
 import { fmt, formatProbeSummary } from './formatProbe';
-import { parseArgs, UsageError } from './parseArgs';
+import { parseArgs, UsageError, type ParsedArgs } from './parseArgs';
 
-interface Io {
+export interface Io {
   out(s: string): void;
   err(s: string): void;
   isTty: boolean;
@@ -45,12 +45,11 @@ function intFlag(v: string | true | undefined, name: string, min: number): numbe
   return n;
 }
 
-export async function probe(argv: readonly string[], io: Io): Promise<number> {
-  const a = parseArgs(argv, {
-    values: ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'html', 'backend', 'data', 'label-noise', 'host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus', 'partition', 'gres', 'time', 'account'],
-    booleans: ['json', 'full-landscape', 'keep-remote'],
-  });
-  if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
+export const PROBE_VALUE_FLAGS = ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'backend', 'data', 'label-noise', 'host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus', 'partition', 'gres', 'time', 'account'] as const;
+export const PROBE_BOOLEAN_FLAGS = ['json', 'full-landscape', 'keep-remote'] as const;
+
+/** The probe options every engine reads, from the command line (shared by `probe` and `sweep`). */
+export function probeOptionsFromFlags(a: ParsedArgs): Omit<AnyProbeRequest, 'script' | 'args' | 'storeRoot'> & { readonly engine: EngineChoice } {
   const engine = typeof a.flags.get('engine') === 'string' ? (a.flags.get('engine') as string) : 'auto';
   if (!ENGINES.includes(engine)) throw new UsageError(`unknown engine "${engine}" (auto, python, tfjs, ssh, slurm)`);
   const remote = ['host', 'ssh-config', 'remote-python', 'remote-dir', 'keep-remote'].filter((k) => a.flags.has(k));
@@ -70,30 +69,39 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const candidates: InterpreterCandidate[] = typeof python === 'string'
     ? [{ path: python, origin: 'setting', name: '--python' }]
     : defaultCandidates();
-  const storeRoot = path.resolve(typeof a.flags.get('out') === 'string' ? (a.flags.get('out') as string) : process.cwd());
-  const json = a.flags.get('json') === true;
   const directions = a.flags.get('directions') ?? 'random';
   if (directions !== 'random' && directions !== 'eigen' && directions !== 'pca') throw new UsageError('--directions is random, eigen or pca');
+  return {
+    engine: engine as EngineChoice, backend: backend as BackendChoice,
+    ...(str('data') ? { dataFile: path.resolve(str('data')!) } : {}),
+    ...(noise > 0 ? { labelNoise: noise } : {}),
+    ...(engine === 'slurm' ? {
+      ...(str('partition') ? { partition: str('partition') } : {}), ...(str('gres') ? { gres: str('gres') } : {}),
+      ...(str('time') ? { time: str('time') } : {}), ...(str('account') ? { account: str('account') } : {}),
+    } : {}),
+    ...(engine === 'ssh' || engine === 'slurm' ? {
+      ...(str('host') !== undefined || engine === 'ssh' ? { host: str('host') ?? '' } : {}), ...(str('ssh-config') ? { sshConfig: path.resolve(str('ssh-config')!) } : {}),
+      ...(str('remote-python') ? { remotePython: str('remote-python') } : {}), ...(str('remote-dir') ? { remoteDir: str('remote-dir') } : {}),
+      ...(str('gpus') !== undefined ? { gpus: str('gpus') } : {}), keepRemote: a.flags.get('keep-remote') === true,
+    } : {}),
+    steps: intFlag(a.flags.get('steps'), 'steps', 1),
+    metrics: metricsFlag(a.flags.get('metrics')), fullLandscape: a.flags.get('full-landscape') === true || undefined,
+    seed: intFlag(a.flags.get('seed'), 'seed', 0), directions, timeoutSeconds: intFlag(a.flags.get('timeout'), 'timeout', 1), candidates,
+  };
+}
+
+export async function probe(argv: readonly string[], io: Io): Promise<number> {
+  const a = parseArgs(argv, { values: [...PROBE_VALUE_FLAGS, 'html'], booleans: PROBE_BOOLEAN_FLAGS });
+  if (a.positionals.length !== 1) throw new UsageError('probe takes one script');
+  const options = probeOptionsFromFlags(a);
+  const storeRoot = path.resolve(typeof a.flags.get('out') === 'string' ? (a.flags.get('out') as string) : process.cwd());
+  const json = a.flags.get('json') === true;
   const script = a.positionals[0]!;
   const parser = await loadPythonParser();
   let running;
   try {
     running = await startProbe(parser, {
-      engine: engine as EngineChoice, backend: backend as BackendChoice,
-      ...(typeof a.flags.get('data') === 'string' ? { dataFile: path.resolve(a.flags.get('data') as string) } : {}),
-      ...(noise > 0 ? { labelNoise: noise } : {}),
-      ...(engine === 'slurm' ? {
-        ...(str('partition') ? { partition: str('partition') } : {}), ...(str('gres') ? { gres: str('gres') } : {}),
-        ...(str('time') ? { time: str('time') } : {}), ...(str('account') ? { account: str('account') } : {}),
-      } : {}),
-      ...(engine === 'ssh' || engine === 'slurm' ? {
-        ...(str('host') !== undefined || engine === 'ssh' ? { host: str('host') ?? '' } : {}), ...(str('ssh-config') ? { sshConfig: path.resolve(str('ssh-config')!) } : {}),
-        ...(str('remote-python') ? { remotePython: str('remote-python') } : {}), ...(str('remote-dir') ? { remoteDir: str('remote-dir') } : {}),
-        ...(str('gpus') !== undefined ? { gpus: str('gpus') } : {}), keepRemote: a.flags.get('keep-remote') === true,
-      } : {}),
-      script, args: a.rest, storeRoot, steps: intFlag(a.flags.get('steps'), 'steps', 1),
-      metrics: metricsFlag(a.flags.get('metrics')), fullLandscape: a.flags.get('full-landscape') === true || undefined,
-      seed: intFlag(a.flags.get('seed'), 'seed', 0), directions, timeoutSeconds: intFlag(a.flags.get('timeout'), 'timeout', 1), candidates,
+      ...options, script, args: a.rest, storeRoot,
     }, {
       event: (e) => {
         if (json) return;

@@ -27,6 +27,7 @@ export interface PlanOptions {
   /** Refine the landscape to the full grid (default: only when the probe measures the landscape without the Hessian). */
   readonly fullLandscape?: boolean;
   readonly directions?: LandscapeDirections;
+  readonly overrides?: Readonly<Record<string, number>>;
 }
 
 export interface BuiltPlan {
@@ -64,6 +65,7 @@ export function buildProbePlan(doc: ParsedDocument, analysis: AnalysisResult, op
     },
     noise: { microBatches: 16 },
     hparamSources: hparamSources(doc, analysis),
+    ...(opts.overrides && Object.keys(opts.overrides).length > 0 ? { overrides: opts.overrides } : {}),
   };
   return { plan, notes };
 }

@@ -34,6 +34,10 @@ export interface ProbeRequest {
   readonly timeoutSeconds?: number;
   /** Interpreters to try in order; an explicit `--python` or setting comes first. */
   readonly candidates?: readonly InterpreterCandidate[];
+  /** A sweep point's optimizer settings (the plan's `overrides`). */
+  readonly overrides?: Readonly<Record<string, number>>;
+  /** Extra environment for the run (a sweep's CUDA_VISIBLE_DEVICES). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ProbeListener {
@@ -89,7 +93,7 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
   const { script, cwd, settings, analysis } = analyzeProbeScript(parser, req);
   const { plan, notes } = buildProbePlan(analysis.document, analysis, {
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
-    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: req.directions,
+    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, overrides: req.overrides, directions: req.directions,
   });
   const anchors = probeAnchors(analysis.document, analysis);
   const search = await findTorchInterpreter(req.candidates ?? defaultCandidates(), { cwd });
@@ -121,6 +125,7 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
       script,
       args: req.args,
       cwd,
+      ...(req.env ? { env: { ...process.env, ...req.env } } : {}),
       // The harness stops itself at the plan's timeout and reports it; killing the process group
       // a little later is the backstop for a hang inside native code, where Python cannot act.
       timeoutMs: (plan.budget.timeoutSeconds + KILL_BACKSTOP_SECONDS) * 1000,

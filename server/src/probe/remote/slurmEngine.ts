@@ -66,11 +66,14 @@ export function sshSite(target: SshTarget): CommandSite {
   };
 }
 
-/** sbatch's options from ours; `%` in a path is Slurm's pattern character, so it is doubled. */
+/** `%` in a path is Slurm's pattern character (`%j`, `%a`): a literal one is doubled. */
+export const slurmLiteral = (p: string): string => p.replace(/%/g, '%%');
+
+/** sbatch's options from ours; `output` is a Slurm filename pattern (literal parts through slurmLiteral). */
 export function sbatchOptions(o: SlurmOptions, name: string, output: string, timeoutSeconds: number, array?: string): string[] {
   const minutes = Math.max(1, Math.ceil((timeoutSeconds + 60) / 60));
   return [
-    '--parsable', '--job-name', name, '--output', output.replace(/%/g, '%%'),
+    '--parsable', '--job-name', name, '--output', output,
     '--time', o.time ?? String(minutes),
     ...(o.partition ? ['--partition', o.partition] : []),
     ...(o.gres ? ['--gres', o.gres] : []),
@@ -122,7 +125,7 @@ export async function startSlurmProbe(parser: PythonParser, req: SlurmRequest, l
   const { script, cwd, settings, analysis } = analyzeProbeScript(parser, req);
   const { plan, notes } = buildProbePlan(analysis.document, analysis, {
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
-    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: req.directions,
+    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, overrides: req.overrides, directions: req.directions,
   });
   const runId = newRunId(script);
   const py = req.remotePython ?? 'python3';
@@ -161,7 +164,7 @@ export async function startSlurmProbe(parser: PythonParser, req: SlurmRequest, l
   }
   let jobId: string;
   try {
-    jobId = await submit(site, [...sbatchOptions(req, `regscope-${path.basename(script, '.py')}`, path.posix.join(jobDir, 'slurm.out'), timeoutSeconds), path.posix.join(jobDir, 'job.sh'), jobDir, jobCwd, py, '--', jobScript, ...req.args]);
+    jobId = await submit(site, [...sbatchOptions(req, `regscope-${path.basename(script, '.py')}`, slurmLiteral(path.posix.join(jobDir, 'slurm.out')), timeoutSeconds), path.posix.join(jobDir, 'job.sh'), jobDir, jobCwd, py, '--', jobScript, ...req.args]);
   } catch (e) {
     // Nothing ran: no run is kept (as when another engine cannot start).
     await sink.finish({ code: null, signal: null, reason: 'spawn-error', spawnError: (e as Error).message, seconds: 0 });

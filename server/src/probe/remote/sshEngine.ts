@@ -62,7 +62,7 @@ export async function startSshProbe(parser: PythonParser, req: SshRequest, liste
   const { script, cwd, settings, analysis } = analyzeProbeScript(parser, req);
   const { plan, notes } = buildProbePlan(analysis.document, analysis, {
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
-    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: req.directions,
+    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, overrides: req.overrides, directions: req.directions,
   });
   // The layout's base: the workspace folder holding the script, else the script's folder.
   const inStore = !path.relative(req.storeRoot, script).startsWith('..');
@@ -193,7 +193,10 @@ export function writeStage(dir: string, plan: ProbePlan, scripts: Readonly<Recor
     recursive: true, filter: (src) => !src.includes('__pycache__'),
   });
   fs.writeFileSync(path.join(dir, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
-  for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(dir, name), text);
+  for (const [name, text] of Object.entries(scripts)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+  }
 }
 
 function localTar(dir: string): Promise<Buffer> {

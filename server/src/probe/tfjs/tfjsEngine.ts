@@ -19,7 +19,7 @@ import { closingEvents, finalRecord } from '../runEnd';
 import { newRunId, RunWriter } from '../runStore';
 import { summarizeEvents } from '../runSummary';
 import type { BackendChoice } from './backend';
-import { trySurrogateSpec } from './surrogateSpec';
+import { trySurrogateSpec, type OptimizerSpec, type SurrogateSpec } from './surrogateSpec';
 import type { WorkerInput, WorkerMessage } from './tfjsWorker';
 
 /** The worker bundle: beside this bundle (dist/), or the built one when running from source. */
@@ -45,7 +45,7 @@ export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, lis
   if ('error' in rebuilt) throw new ProbeSetupError(`${rebuilt.error}. Use the Python engine (--engine python, with an interpreter that has torch) for this script.`);
   const { plan, notes } = buildProbePlan(analysis.document, analysis, {
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
-    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, directions: 'random',
+    timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, overrides: req.overrides, directions: 'random',
   });
   const anchors = probeAnchors(analysis.document, analysis);
   const worker = workerPath();
@@ -66,7 +66,7 @@ export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, lis
   };
   const started = performance.now();
   const input: WorkerInput = {
-    spec: rebuilt.spec, plan, backend: req.backend ?? 'auto', labelNoise: req.labelNoise ?? 0,
+    spec: withOverrides(rebuilt.spec, req.overrides), plan, backend: req.backend ?? 'auto', labelNoise: req.labelNoise ?? 0,
     ...(req.dataFile ? { dataFile: path.resolve(cwd, req.dataFile) } : {}),
   };
   const thread = new Worker(worker, { workerData: input, stdout: true, stderr: true });
@@ -101,4 +101,18 @@ export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, lis
     runId, runDir: writer.dir, engine: 'tfjs', engineReason, interpreter: null, plan, planNotes: notes, done,
     cancel: async () => { reason = 'cancelled'; await thread.terminate(); },
   };
+}
+
+/** A sweep point's optimizer settings on the surrogate, as the harness sets them: on every param group. */
+export function withOverrides(spec: SurrogateSpec, overrides: Readonly<Record<string, number>> | undefined): SurrogateSpec {
+  if (!overrides) return spec;
+  const o = { ...spec.optimizer } as { -readonly [K in keyof OptimizerSpec]: OptimizerSpec[K] };
+  for (const [name, value] of Object.entries(overrides)) {
+    if (name === 'lr') o.lr = value;
+    else if (name === 'weight_decay') { o.weightDecay = value; delete o.decayByShape; }
+    else if (name === 'momentum') o.momentum = value;
+    else if (name === 'eps') o.eps = value;
+    else if (name === 'dampening') o.dampening = value;
+  }
+  return { ...spec, optimizer: o };
 }
