@@ -244,9 +244,9 @@ async function arraySweep(parser: PythonParser, req: SweepRequest, sweepId: stri
     const final = new Map<number, { state: string; exit: string }>();
     const sc = await site.run(['scontrol', 'show', 'job', jobId, '-o']);
     for (const line of sc.stdout.split('\n')) {
-      const k = /ArrayTaskId=(\d+)/.exec(line)?.[1];
       const st = /JobState=([A-Z_]+)/.exec(line)?.[1];
-      if (k && st) final.set(Number(k), { state: st, exit: / ExitCode=(\d+:\d+)/.exec(line)?.[1] ?? '-' });
+      // Tasks that never started stay one record: `ArrayTaskId=2-3,5%2`.
+      for (const k of taskIds(/ArrayTaskId=(\S+)/.exec(line)?.[1] ?? '')) if (st) final.set(k, { state: st, exit: / ExitCode=(\d+:\d+)/.exec(line)?.[1] ?? '-' });
     }
     if (final.size === 0) {
       const sa = await site.run(['sacct', '-n', '-P', '-X', '-j', jobId, '-o', 'JobID,State,ExitCode']);
@@ -292,4 +292,16 @@ async function arraySweep(parser: PythonParser, req: SweepRequest, sweepId: stri
       await done;
     },
   };
+}
+
+/** Slurm's task id list: `3`, `2-5`, `1,4-6`, with an optional `%limit`. */
+export function taskIds(spec: string): number[] {
+  const out: number[] = [];
+  for (const part of spec.split('%')[0]!.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?(?::(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const from = Number(m[1]), to = m[2] ? Number(m[2]) : from, by = m[3] ? Number(m[3]) : 1;
+    for (let k = from; k <= to; k += by) out.push(k);
+  }
+  return out;
 }
