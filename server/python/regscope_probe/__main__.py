@@ -74,7 +74,8 @@ def _is_oom(exc: BaseException) -> bool:
 def main(argv: Optional[List[str]] = None) -> int:
     plan_path, events_path, script, script_args = _split_argv(list(sys.argv[1:] if argv is None else argv))
     sink = EventSink.take_stdout() if events_path == "-" else EventSink.to_file(events_path)
-    sink.enabled = sink.enabled and _rank() == 0
+    sink.other_rank = _rank() != 0
+    sink.enabled = sink.enabled and not sink.other_rank
     started = time.monotonic()
 
     def finish(status: str, steps: int, hvps: int = 0, passes: int = 0) -> int:

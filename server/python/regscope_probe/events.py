@@ -35,6 +35,8 @@ class EventSink:
     def __init__(self, stream: Optional[IO[str]], enabled: bool = True):
         self._stream = stream
         self.enabled = enabled and stream is not None
+        # Set on ranks other than 0 of a distributed run: their errors go to stderr, marked.
+        self.other_rank = False
 
     @staticmethod
     def take_stdout() -> "EventSink":
@@ -51,6 +53,9 @@ class EventSink:
 
     def emit(self, type_: str, **fields: Any) -> None:
         if not self.enabled or self._stream is None:
+            if type_ == "error" and self.other_rank:
+                from .distributed import report_rank_error
+                report_rank_error(fields)
             return
         event: Dict[str, Any] = {"v": EVENT_VERSION, "type": type_, "t": round(time.monotonic() - _START, 4)}
         event.update(_finite(fields))

@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import torch
 
+from . import distributed
 from .paramspace import ParamSpace
 
 
@@ -23,7 +24,8 @@ class HessianOperator:
         self.dim = space.numel
         self.hvps = 0
         self._grads = grads
-        self.gradient = space.flatten([None if g is None else g.detach() for g in grads])
+        # Under torchrun: the global gradient and HVPs, the mean of the ranks' (distributed.py).
+        self.gradient = distributed.mean(space.flatten([None if g is None else g.detach() for g in grads]))
 
     @staticmethod
     def from_loss(loss: torch.Tensor, space: ParamSpace) -> "HessianOperator":
@@ -39,7 +41,7 @@ class HessianOperator:
         gs, ps, vs = zip(*pairs)
         hv = torch.autograd.grad(gs, ps, grad_outputs=vs, retain_graph=True, allow_unused=True)
         lookup = {id(p): h for p, h in zip(ps, hv)}
-        return self.space.flatten([lookup.get(id(p)) for p in self.space.params]).detach()
+        return distributed.mean(self.space.flatten([lookup.get(id(p)) for p in self.space.params]).detach())
 
     def release(self) -> None:
         """Drop the graph of the first-order gradient (the user's own graph stays for their backward)."""

@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from . import distributed
 from .paramspace import ParamSpace
 
 __all__ = [
@@ -193,7 +194,8 @@ class LossProbe:
         finally:
             self._restore_buffers()
             self.passes += 1
-        return _as_float(out)
+        # Under torchrun every rank evaluates its shard; the loss is their mean.
+        return distributed.mean_float(_as_float(out))
 
     def at(self, center: torch.Tensor, x: float = 0.0, dx: Optional[torch.Tensor] = None,
            y: float = 0.0, dy: Optional[torch.Tensor] = None) -> float:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
+from . import distributed
 from .closure import LossClosure
 from .events import EventSink
 from .hparams import group_values
@@ -282,7 +283,9 @@ class Measurements:
         if batch is None or batch < 2:
             self.sink.emit("warning", code="noise-batch", message="gradient noise needs a batch of at least 2 examples")
             return
-        m = noise.choose_micro_batches(batch, int(self.plan.noise["microBatches"]))
+        # Under torchrun each rank splits its shard and the ranks' micro-batches are gathered:
+        # asking each for 1/world of them keeps the global count (and size) of a single process.
+        m = noise.choose_micro_batches(batch, max(2, int(self.plan.noise["microBatches"]) // distributed.world_size()))
         self._progress("noise", 0, m, f"{m} micro-batches of {batch // m}")
         grads = noise.micro_batch_gradients(lambda i: closure(i, m), m, space)
         micro = batch // m

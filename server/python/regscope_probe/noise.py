@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from . import distributed
 from .hutchinson import t90
 from .paramspace import Block, ParamSpace
 
@@ -47,7 +48,8 @@ def micro_batch_gradients(loss_of_micro: Callable[[int], torch.Tensor], m: int, 
     for i in range(m):
         grads = torch.autograd.grad(loss_of_micro(i), space.params, allow_unused=True)
         rows.append(space.flatten(list(grads)).detach())
-    return torch.stack(rows)
+    # Under torchrun: every rank's micro-batches, so the statistics are over the global batch.
+    return distributed.gather_rows(torch.stack(rows))
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
+from . import distributed
 from . import hparams
 from .closure import LossClosure, find_user_frames
 from .events import EventSink
@@ -258,7 +259,8 @@ class ProbeSession:
             update_ratio = float((after - before).norm()) / norm if norm > 0 else None
             if step_no in self.plan.probe_steps:
                 self.measure.update_ratios(before, after, space, step_no)
-        loss = self.last_loss
+        # Under torchrun, the global batch's loss: the mean of the ranks' (every rank steps alike).
+        loss = None if self.last_loss is None else distributed.mean_float(self.last_loss)
         if loss is not None:
             self.losses.append(loss)
         self.sink.emit("step", step=step_no, loss=loss, lr=hparams.primary_lr(opt), gradNorm=grad_norm,

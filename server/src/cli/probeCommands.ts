@@ -21,7 +21,7 @@ export interface Io {
   isTty: boolean;
 }
 
-export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs|ssh|slurm] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--data FILE | --label-noise P] [--steps N]
+export const PROBE_USAGE = `  regscope probe SCRIPT [--engine auto|python|tfjs|ssh|slurm] [--python PATH] [--backend auto|wasm|cpu|tensorflow] [--data FILE | --label-noise P] [--nproc-per-node N] [--steps N]
                         [--host USER@HOST] [--ssh-config FILE] [--remote-python PATH] [--remote-dir DIR] [--gpus LIST] [--keep-remote]
                         [--partition P] [--gres gpu:1] [--time 00:10:00] [--account A]
                         [--metrics hessian,landscape,noise,weights,collapse] [--full-landscape] [--directions random|eigen|pca]
@@ -45,7 +45,7 @@ function intFlag(v: string | true | undefined, name: string, min: number): numbe
   return n;
 }
 
-export const PROBE_VALUE_FLAGS = ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'backend', 'data', 'label-noise', 'host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus', 'partition', 'gres', 'time', 'account'] as const;
+export const PROBE_VALUE_FLAGS = ['engine', 'python', 'steps', 'metrics', 'out', 'timeout', 'seed', 'directions', 'backend', 'data', 'label-noise', 'host', 'ssh-config', 'remote-python', 'remote-dir', 'gpus', 'partition', 'gres', 'time', 'account', 'nproc-per-node'] as const;
 export const PROBE_BOOLEAN_FLAGS = ['json', 'full-landscape', 'keep-remote'] as const;
 
 /** The probe options every engine reads, from the command line (shared by `probe` and `sweep`). */
@@ -71,7 +71,10 @@ export function probeOptionsFromFlags(a: ParsedArgs): Omit<AnyProbeRequest, 'scr
     : defaultCandidates();
   const directions = a.flags.get('directions') ?? 'random';
   if (directions !== 'random' && directions !== 'eigen' && directions !== 'pca') throw new UsageError('--directions is random, eigen or pca');
+  const nproc = intFlag(a.flags.get('nproc-per-node'), 'nproc-per-node', 1);
+  if (nproc !== undefined && engine === 'tfjs') throw new UsageError('--nproc-per-node runs a torchrun-style script on several processes; the embedded engine trains one surrogate');
   return {
+    ...(nproc !== undefined ? { nprocPerNode: nproc } : {}),
     engine: engine as EngineChoice, backend: backend as BackendChoice,
     ...(str('data') ? { dataFile: path.resolve(str('data')!) } : {}),
     ...(noise > 0 ? { labelNoise: noise } : {}),

@@ -16,6 +16,7 @@ import { probeAnchors, type ProbeAnchors } from './probeAnchors';
 import { filterProbeFindings } from './probeFindingFilter';
 import { probeFindings } from './probeFindings';
 import { startHarness, type HarnessHandle } from './pythonProcess';
+import { RankErrors } from './rankErrors';
 import { closingEvents, finalRecord } from './runEnd';
 import { newRunId, RunWriter } from './runStore';
 import { summarizeEvents, type RunSummary } from './runSummary';
@@ -38,6 +39,8 @@ export interface ProbeRequest {
   readonly overrides?: Readonly<Record<string, number>>;
   /** Extra environment for the run (a sweep's CUDA_VISIBLE_DEVICES). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Processes for a torchrun-style script (`torchrun --nproc_per_node N`); 1 or absent: one. */
+  readonly nprocPerNode?: number;
 }
 
 export interface ProbeListener {
@@ -109,6 +112,7 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
     cost: { hvps: 0, passes: 0, seconds: 0 },
   };
   const writer = await RunWriter.create(req.storeRoot, runId, plan, initial);
+  const ranks = new RankErrors();
   const events: ProbeEvent[] = [];
   const malformed: MalformedLine[] = [];
   const record = (event: ProbeEvent): void => {
@@ -126,6 +130,7 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
       args: req.args,
       cwd,
       ...(req.env ? { env: { ...process.env, ...req.env } } : {}),
+      ...(req.nprocPerNode ? { nproc: req.nprocPerNode } : {}),
       // The harness stops itself at the plan's timeout and reports it; killing the process group
       // a little later is the backstop for a hang inside native code, where Python cannot act.
       timeoutMs: (plan.budget.timeoutSeconds + KILL_BACKSTOP_SECONDS) * 1000,
@@ -137,6 +142,7 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
       onStderr: (text) => {
         writer.appendStderr(text);
         listener.output?.(text);
+        for (const e of ranks.push(text)) record({ ...e, t: events.at(-1)?.t ?? 0 });
       },
     });
   } catch (e) {
@@ -144,11 +150,12 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
     throw e;
   }
   const done = handle.done.then(async (exit) => {
+    for (const e of ranks.flush()) record({ ...e, t: events.at(-1)?.t ?? 0 });
     const ending = closingEvents(events, exit, plan);
     for (const e of ending) record(e);
     const summary = summarizeEvents(events);
     const findings = filterProbeFindings(probeFindings(summary, anchors, runId), analysis.document.text, settings);
-    const final = finalRecord(initial, summary, findings, malformed, exit);
+    const final = ranks.failed(finalRecord(initial, summary, findings, malformed, exit));
     await writer.writeRecord(final);
     await writer.close();
     return { record: final, summary, findings, events };

@@ -29,6 +29,8 @@ export interface HarnessOptions {
   /** The environment to start from (default process.env); PYTHONPATH, PYTHONUNBUFFERED, PYTHONIOENCODING are set on top. */
   readonly env?: NodeJS.ProcessEnv;
   readonly timeoutMs: number;
+  /** Ranks on this machine for a torchrun-style script (regscope_probe.launch); 1 or absent: one process. */
+  readonly nproc?: number;
   /** Between SIGTERM and SIGKILL. Default 3000. */
   readonly killGraceMs?: number;
   readonly onEvent: (event: ProbeEvent) => void;
@@ -118,7 +120,7 @@ class HarnessRun {
     env['PYTHONIOENCODING'] = 'utf-8';
     let child: ChildProcess;
     try {
-      child = spawn(opts.interpreter, ['-u', '-m', 'regscope_probe', '--plan', opts.planPath, '--', opts.script, ...opts.args], {
+      child = spawn(opts.interpreter, ['-u', ...harnessModule(opts.nproc), '--plan', opts.planPath, '--', opts.script, ...opts.args], {
         cwd: opts.cwd,
         env,
         shell: false,
@@ -297,6 +299,11 @@ class HarnessRun {
       this.handlerError ??= e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
     }
   }
+}
+
+/** `-m regscope_probe`, or its launcher for N ranks (torchrun's environment, rank 0 reports). */
+export function harnessModule(nproc: number | undefined): string[] {
+  return nproc !== undefined && nproc > 1 ? ['-m', 'regscope_probe.launch', '--nproc', String(nproc)] : ['-m', 'regscope_probe'];
 }
 
 function checkFolder(dir: string, what: string): string | undefined {

@@ -2,7 +2,9 @@
  * The shell script a remote probe runs on the far side (copied beside the harness as run.sh).
  * Its values come in as positional parameters, never spliced into its text:
  *
- *   sh run.sh DIR CWD PYTHON GPUS -- SCRIPT ARGS...
+ *   sh run.sh DIR CWD PYTHON GPUS NPROC -- SCRIPT ARGS...
+ *
+ * (NPROC > 1: the harness's launcher runs NPROC ranks with torchrun's environment.)
  *
  * It starts the harness in a process group of its own (setsid, else job control) and records
  * the group; a watcher reads the script's stdin, which is the ssh channel: when that ends (the
@@ -11,10 +13,11 @@
  * three seconds later. Nothing the probe started outlives the connection.
  */
 export const REMOTE_RUNNER = `#!/bin/sh
-# RegScope remote probe runner. Usage: sh run.sh DIR CWD PYTHON GPUS -- SCRIPT ARGS...
+# RegScope remote probe runner. Usage: sh run.sh DIR CWD PYTHON GPUS NPROC -- SCRIPT ARGS...
 set -u
-dir=$1 cwd=$2 py=$3 gpus=$4
-shift 4
+dir=$1 cwd=$2 py=$3 gpus=$4 nproc=$5
+shift 5
+if [ "$nproc" -gt 1 ] 2>/dev/null; then module="regscope_probe.launch --nproc $nproc"; else module=regscope_probe; fi
 [ "\${1-}" = "--" ] && shift
 PYTHONPATH="$dir/harness\${PYTHONPATH:+:$PYTHONPATH}"
 PYTHONUNBUFFERED=1
@@ -25,10 +28,10 @@ cd "$cwd" || { echo "regscope: cannot enter $cwd on the remote host" >&2; exit 9
 # The ssh channel, kept on fd 3: a background job's stdin is /dev/null unless redirected.
 exec 3<&0
 if command -v setsid >/dev/null 2>&1; then
-  setsid "$py" -u -m regscope_probe --plan "$dir/plan.json" -- "$@" </dev/null 3<&- &
+  setsid "$py" -u -m $module --plan "$dir/plan.json" -- "$@" </dev/null 3<&- &
 else
   set -m
-  "$py" -u -m regscope_probe --plan "$dir/plan.json" -- "$@" </dev/null 3<&- &
+  "$py" -u -m $module --plan "$dir/plan.json" -- "$@" </dev/null 3<&- &
 fi
 pid=$!
 echo "$pid" > "$dir/harness.pgid"

@@ -164,7 +164,8 @@ export async function startSlurmProbe(parser: PythonParser, req: SlurmRequest, l
   }
   let jobId: string;
   try {
-    jobId = await submit(site, [...sbatchOptions(req, `regscope-${path.basename(script, '.py')}`, slurmLiteral(path.posix.join(jobDir, 'slurm.out')), timeoutSeconds), path.posix.join(jobDir, 'job.sh'), jobDir, jobCwd, py, '--', jobScript, ...req.args]);
+    jobId = await submit(site, [...sbatchOptions(req, `regscope-${path.basename(script, '.py')}`, slurmLiteral(path.posix.join(jobDir, 'slurm.out')), timeoutSeconds),
+      ...((req.nprocPerNode ?? 1) > 1 ? ['--cpus-per-task', String(req.nprocPerNode)] : []), path.posix.join(jobDir, 'job.sh'), jobDir, jobCwd, py, String(req.nprocPerNode ?? 1), '--', jobScript, ...req.args]);
   } catch (e) {
     // Nothing ran: no run is kept (as when another engine cannot start).
     await sink.finish({ code: null, signal: null, reason: 'spawn-error', spawnError: (e as Error).message, seconds: 0 });

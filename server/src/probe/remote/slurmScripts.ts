@@ -2,7 +2,7 @@
  * The two shell scripts of a Slurm probe. Values come in as positional parameters, never
  * spliced into their text.
  *
- * job.sh is the batch script: `sbatch [options] job.sh DIR CWD PYTHON -- SCRIPT ARGS...` runs the
+ * job.sh is the batch script: `sbatch [options] job.sh DIR CWD PYTHON NPROC -- SCRIPT ARGS...` runs the
  * harness on the compute node with its events in DIR/events.out and the script's output in
  * DIR/script.log, both on the shared file system. For a job array each task's folder is
  * DIR/task-$SLURM_ARRAY_TASK_ID (its own plan.json and arguments file, see the sweep).
@@ -13,11 +13,13 @@
  * the job has ended (squeue while it is queued or running, then scontrol, then sacct).
  */
 export const SLURM_JOB = `#!/bin/sh
-# RegScope probe batch script. Usage: sbatch [options] job.sh DIR CWD PYTHON -- SCRIPT ARGS...
+# RegScope probe batch script. Usage: sbatch [options] job.sh DIR CWD PYTHON NPROC -- SCRIPT ARGS...
 set -u
-dir=$1 cwd=$2 py=$3
+dir=$1 cwd=$2 py=$3 nproc=$4
 harness="$dir/harness"
-shift 3
+shift 4
+# NPROC > 1: the harness's launcher starts the ranks on this node with torchrun's environment.
+if [ "$nproc" -gt 1 ] 2>/dev/null; then module="regscope_probe.launch --nproc $nproc"; else module=regscope_probe; fi
 [ "\${1-}" = "--" ] && shift
 if [ -n "\${SLURM_ARRAY_TASK_ID-}" ] && [ -d "$dir/task-$SLURM_ARRAY_TASK_ID" ]; then
   dir="$dir/task-$SLURM_ARRAY_TASK_ID"
@@ -30,7 +32,7 @@ PYTHONUNBUFFERED=1
 PYTHONIOENCODING=utf-8
 export PYTHONPATH PYTHONUNBUFFERED PYTHONIOENCODING
 cd "$cwd" || { echo "regscope: cannot enter $cwd on $(hostname)" >&2; exit 96; }
-"$py" -u -m regscope_probe --plan "$dir/plan.json" -- "$@" >"$dir/events.out" 2>"$dir/script.log" </dev/null
+"$py" -u -m $module --plan "$dir/plan.json" -- "$@" >"$dir/events.out" 2>"$dir/script.log" </dev/null
 `;
 
 export const SLURM_FOLLOW = `#!/bin/sh

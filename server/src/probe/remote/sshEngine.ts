@@ -100,7 +100,7 @@ export async function startSshProbe(parser: PythonParser, req: SshRequest, liste
   };
   const sink = await RunSink.open(req.storeRoot, plan, initial, analysis, settings, listener);
   const started = performance.now();
-  const child = spawn('ssh', sshArgv(target, ['sh', path.posix.join(prepared.dir, 'run.sh'), prepared.dir, remoteCwd, py, req.gpus ?? '0', '--', remoteScript, ...req.args]), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('ssh', sshArgv(target, ['sh', path.posix.join(prepared.dir, 'run.sh'), prepared.dir, remoteCwd, py, req.gpus ?? '0', String(req.nprocPerNode ?? 1), '--', remoteScript, ...req.args]), { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdout.on('data', (d: Buffer) => sink.stdout(d));
   child.stderr.on('data', (d: Buffer) => sink.stderr(d.toString('utf8')));
   child.stdin.on('error', () => undefined); // the far side may be gone already

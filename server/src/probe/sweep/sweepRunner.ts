@@ -212,7 +212,7 @@ async function arraySweep(parser: PythonParser, req: SweepRequest, sweepId: stri
   const last = points.length - 1;
   const jobId = await submit(site, [
     ...sbatchOptions(o, `regscope-sweep-${path.basename(script, '.py')}`, `${slurmLiteral(jobDir)}/slurm-%a.out`, tasks[0]!.plan.budget.timeoutSeconds, `0-${last}%${maxParallel}`),
-    path.posix.join(jobDir, 'job.sh'), jobDir, jobCwd, py, '--', jobScript,
+    path.posix.join(jobDir, 'job.sh'), jobDir, jobCwd, py, String(o.nprocPerNode ?? 1), '--', jobScript,
   ]).catch(async (e: unknown) => {
     for (const t of tasks) { await t.sink.finish({ code: null, signal: null, reason: 'spawn-error', spawnError: (e as Error).message, seconds: 0 }); fs.rmSync(t.sink.writer.dir, { recursive: true, force: true }); }
     if (target) await removeRemote(target, jobDir);
