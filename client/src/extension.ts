@@ -1,8 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { Commands, Methods, PANEL_VIEW_TYPE, type CheckWorkspaceResult, type ListedRun, type ProbeEventParams, type ProbeListResult, type StatusParams } from '../../server/src/protocol';
+import { Commands, Methods, PANEL_VIEW_TYPE, type CheckWorkspaceResult, type ListedRun, type ProbeEventParams, type ProbeListResult, type StatusParams, type SweepEventParams } from '../../server/src/protocol';
 import { pickRemoteHost } from './remoteHosts';
+import { showSweepCommand, sweepCommand, SweepEvents } from './sweepCommands';
 import { probeCommand, ProbeEvents } from './probeCommands';
 import { RunPanels } from './runPanels';
 import { RegScopeStatusBar } from './statusBar';
@@ -39,6 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
 
   const probeEvents = new ProbeEvents();
+  const sweepEvents = new SweepEvents();
   const panels = new RunPanels(context.extensionUri, () => client, output);
   context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels));
   const start = async () => {
@@ -48,6 +50,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     context.subscriptions.push(
       client.onNotification(Methods.status, (p: StatusParams) => status.update(p)),
       client.onNotification(Methods.probeEvent, (p: ProbeEventParams) => { probeEvents.dispatch(p); panels.forward(p); }),
+      client.onNotification(Methods.sweepEvent, (p: SweepEventParams) => sweepEvents.dispatch(p)),
     );
     status.set('ready');
   };
@@ -81,6 +84,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(Commands.probeLandscape, probeCommand(() => client, probeEvents, panels, output, ['landscape'])),
     vscode.commands.registerCommand(Commands.probeNoise, probeCommand(() => client, probeEvents, panels, output, ['noise'])),
     vscode.commands.registerCommand(Commands.probeRemote, probeCommand(() => client, probeEvents, panels, output, undefined, pickRemoteHost)),
+    vscode.commands.registerCommand(Commands.sweep, sweepCommand(() => client, sweepEvents, output, context.workspaceState)),
+    vscode.commands.registerCommand(Commands.showSweep, showSweepCommand(() => client)),
     vscode.commands.registerCommand(Commands.showRun, async () => {
       if (!client) return;
       const list = await client.sendRequest<ProbeListResult>(Methods.probeList, {});

@@ -5,6 +5,7 @@ import { extensionBench } from './extensionBench';
 import { lspBench } from './lspBench';
 import { PANEL_BENCH_HEADER, panelBench } from './panelBench';
 import { PROBE_BENCH_HEADER, probeBench } from './probeBench';
+import { REMOTE_BENCH_HEADER, remoteBench } from './remoteBench';
 import { TFJS_BENCH_HEADER, tfjsBench } from './tfjsBench';
 
 function table(header: string[], rows: string[][]): string {
@@ -27,4 +28,6 @@ function table(header: string[], rows: string[][]): string {
   console.log(table(PROBE_BENCH_HEADER, await probeBench()));
   console.log('\nEmbedded engine (TensorFlow.js surrogate) beside the Python engine, default probe');
   console.log(table(TFJS_BENCH_HEADER, await tfjsBench()));
+  console.log('\nRemote engines (loopback sshd and Slurm)');
+  console.log(table(REMOTE_BENCH_HEADER, await remoteBench()));
 })();

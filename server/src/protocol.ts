@@ -20,7 +20,42 @@ export const Methods = {
   probeEvent: 'regscope/probe/event',
   /** client → server request: a stored (or running) run with its events, plan and script anchors, for the panels. */
   probeLoad: 'regscope/probe/load',
+  /** client → server request: start a sweep of a script over a grid. */
+  sweepStart: 'regscope/sweep/start',
+  /** client → server request: cancel a running sweep. */
+  sweepCancel: 'regscope/sweep/cancel',
+  /** client → server request: the sweeps stored for the workspace. */
+  sweepList: 'regscope/sweep/list',
+  /** client → server request: a stored sweep's report (HTML, no script). */
+  sweepReport: 'regscope/sweep/report',
+  /** server → client notification: a sweep point changed, or the sweep ended. */
+  sweepEvent: 'regscope/sweep/event',
 } as const;
+
+export interface SweepStartParams {
+  readonly uri: string;
+  /** `NAME=V1,V2,…` per axis, as `--grid` takes them. */
+  readonly grid: readonly string[];
+  readonly maxParallel?: number;
+}
+
+export interface SweepStartResult {
+  readonly sweepId: string;
+  readonly dir: string;
+  readonly points: number;
+}
+
+export interface SweepEventParams {
+  readonly sweepId: string;
+  readonly point?: SweepPoint;
+  /** Set once, when the sweep has ended. */
+  readonly done?: SweepRecord;
+}
+
+export interface ListedSweep {
+  readonly dir: string;
+  readonly record: SweepRecord;
+}
 
 export interface CheckWorkspaceParams {
   /** Limit to these folder URIs; all workspace folders when absent. */
@@ -56,6 +91,8 @@ export const Commands = {
   showOutput: 'regscope.showOutput',
   showRun: 'regscope.showRun',
   probeRemote: 'regscope.probeRemote',
+  sweep: 'regscope.sweep',
+  showSweep: 'regscope.showSweep',
 } as const;
 
 export type ProbeMetric = 'hessian' | 'landscape' | 'noise' | 'weights' | 'collapse';
@@ -368,7 +405,7 @@ export interface SweepRecord {
 export interface ProbeStartParams {
   readonly uri: string;
   /** Overrides regscope.probe.engine for this run (the remote command asks for `ssh`). */
-  readonly engine?: 'auto' | 'python' | 'tfjs' | 'ssh';
+  readonly engine?: 'auto' | 'python' | 'tfjs' | 'ssh' | 'slurm';
   /** The ssh engine's host for this run; regscope.remote.host when absent. */
   readonly host?: string;
   readonly metrics?: readonly ProbeMetric[];

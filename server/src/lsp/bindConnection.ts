@@ -8,10 +8,11 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import {
   Methods, type CheckWorkspaceParams, type CheckWorkspaceResult, type ProbeCancelParams, type ProbeListParams,
-  type ProbeListResult, type ProbeLoadParams, type RunBundle, type ProbeStartParams, type ProbeStartResult, type StatusParams,
+  type ProbeListResult, type ProbeLoadParams, type RunBundle, type ProbeStartParams, type ProbeStartResult, type StatusParams, type SweepStartParams, type SweepStartResult, type ListedSweep,
 } from '../protocol';
 import { filterProbeFindings } from '../probe/probeFindingFilter';
 import { ProbeSetupError } from '../probe/pythonEngine';
+import { SweepService } from './sweepService';
 import { ProbeService } from './probeService';
 import { toProbeDiagnostic } from './toDiagnostic';
 import { AnalysisService } from './analysisService';
@@ -43,7 +44,8 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
     event: (params) => void connection.sendNotification(Methods.probeEvent, params),
     refresh: (uri) => service.republish(uri),
     log: (level, message) => (level === 'error' ? connection.console.error(message) : level === 'warn' ? connection.console.warn(message) : connection.console.info(message)),
-  }, () => folders, () => service.editorSettings.pythonInterpreter || undefined, () => service.editorSettings.probeEngine, () => service.editorSettings.probeDataFile, () => service.editorSettings.remote);
+  }, () => folders, () => service.editorSettings.pythonInterpreter || undefined, () => service.editorSettings.probeEngine, () => service.editorSettings.probeDataFile, () => service.editorSettings.remote, () => service.editorSettings.slurm);
+  const sweeps = new SweepService(parser, probes, (params) => void connection.sendNotification(Methods.sweepEvent, params), () => folders, () => service.editorSettings);
   service.extraDiagnostics = (uri, doc, result, settings) => {
     const found = probes.findingsFor(uri, doc, result);
     if (!found) return [];
@@ -190,7 +192,26 @@ export function bindConnection(connection: Connection, parser: PythonParser, ver
     }
   });
 
+  connection.onRequest(Methods.sweepStart, async (params: SweepStartParams): Promise<SweepStartResult> => {
+    try {
+      return await sweeps.start(params);
+    } catch (e) {
+      if (!(e instanceof ProbeSetupError)) connection.console.error(`sweep start failed: ${(e as Error).stack ?? e}`);
+      throw new ResponseError(ErrorCodes.InvalidRequest, (e as Error).message);
+    }
+  });
+  connection.onRequest(Methods.sweepCancel, async (params: { sweepId: string }): Promise<boolean> => sweeps.cancel(params.sweepId));
+  connection.onRequest(Methods.sweepList, async (): Promise<{ sweeps: ListedSweep[] }> => ({ sweeps: sweeps.list() }));
+  connection.onRequest(Methods.sweepReport, async (params: { dir: string }): Promise<string> => {
+    try {
+      return sweeps.report(params.dir);
+    } catch (e) {
+      throw new ResponseError(ErrorCodes.InvalidRequest, (e as Error).message);
+    }
+  });
+
   connection.onShutdown(async () => {
+    await sweeps.dispose();
     await probes.dispose();
     service.dispose();
   });

@@ -16,7 +16,8 @@ import { defaultCandidates, type InterpreterCandidate } from '../probe/interpret
 import { probeAnchors } from '../probe/probeAnchors';
 import { probeFindings } from '../probe/probeFindings';
 import type { RunningProbe } from '../probe/pythonEngine';
-import { startProbe, type EngineChoice } from '../probe/startProbe';
+import type { SlurmOptions } from '../probe/remote/slurmEngine';
+import { startProbe, type AnyProbeRequest, type EngineChoice } from '../probe/startProbe';
 import { loadRunBundle } from '../probe/runBundle';
 import { STORE_DIR, isValidRunId, listRuns, readRun, runDir } from '../probe/runStore';
 import { summarizeEvents, type RunSummary } from '../probe/runSummary';
@@ -48,6 +49,7 @@ export class ProbeService {
     private readonly engineSetting: () => EngineChoice = () => 'auto',
     private readonly dataFileSetting: () => string = () => '',
     private readonly remoteSetting: () => RemoteSettings = () => DEFAULT_EDITOR_SETTINGS.remote,
+    private readonly slurmSetting: () => SlurmOptions = () => ({}),
   ) {}
 
   /** The workspace folder holding the script (its runs go under `<folder>/.regscope/`), else the script's folder. */
@@ -69,16 +71,8 @@ export class ProbeService {
     const root = this.storeRootFor(script);
     let runId = '';
     let seq = 0;
-    const dataFile = this.dataFileSetting();
-    const engine = params.engine ?? this.engineSetting();
-    const remote = this.remoteSetting();
-    const home = (p: string): string => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
     const probe = await startProbe(this.parser, {
-      engine, ...(dataFile ? { dataFile: path.resolve(root, dataFile) } : {}),
-      ...(engine === 'ssh' ? {
-        host: params.host ?? remote.host, remotePython: remote.python, gpus: remote.gpus, keepRemote: remote.keep,
-        ...(remote.dir ? { remoteDir: remote.dir } : {}), ...(remote.sshConfig ? { sshConfig: home(remote.sshConfig) } : {}),
-      } : {}),
+      ...this.optionsFor(root, params.engine, params.host),
       script, args: params.args ?? [], storeRoot: root, steps: params.steps, metrics: params.metrics, candidates,
     }, {
       event: (event) => { const n = seq++; if (runId) this.host.event({ runId, seq: n, event }); },
@@ -97,6 +91,23 @@ export class ProbeService {
       this.host.log('error', `probe ${runId} failed: ${(e as Error).stack ?? e}`);
     });
     return { runId, runDir: probe.runDir, interpreter: probe.interpreter?.path ?? null, engineReason: probe.engineReason };
+  }
+
+  /** What the editor's settings ask of a run under `root` (engine, data file, remote host, Slurm). */
+  optionsFor(root: string, engineOverride?: EngineChoice, host?: string): Omit<AnyProbeRequest, 'script' | 'args' | 'storeRoot'> {
+    const dataFile = this.dataFileSetting();
+    const engine = engineOverride ?? this.engineSetting();
+    const remote = this.remoteSetting();
+    const home = (p: string): string => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
+    const viaSsh = engine === 'ssh' || (engine === 'slurm' && !!(host ?? remote.host));
+    return {
+      engine, ...(dataFile ? { dataFile: path.resolve(root, dataFile) } : {}),
+      ...(viaSsh ? {
+        host: host ?? remote.host, remotePython: remote.python, gpus: remote.gpus, keepRemote: remote.keep,
+        ...(remote.dir ? { remoteDir: remote.dir } : {}), ...(remote.sshConfig ? { sshConfig: home(remote.sshConfig) } : {}),
+      } : {}),
+      ...(engine === 'slurm' ? { remotePython: remote.python, ...this.slurmSetting() } : {}),
+    };
   }
 
   async cancel(runId: string): Promise<boolean> {

@@ -54,9 +54,9 @@ export const SETTINGS_SCHEMA = {
   },
   'regscope.probe.engine': {
     type: 'string',
-    enum: ['auto', 'python', 'tfjs', 'ssh'],
+    enum: ['auto', 'python', 'tfjs', 'ssh', 'slurm'],
     default: 'auto',
-    markdownDescription: 'Where probes run. `auto`: your Python when it has torch, else the embedded TensorFlow.js engine on a surrogate rebuilt from the script. `python`: always your Python. `tfjs`: always the embedded engine (no Python needed). `ssh`: on `regscope.remote.host` over SSH.',
+    markdownDescription: 'Where probes run. `auto`: your Python when it has torch, else the embedded TensorFlow.js engine on a surrogate rebuilt from the script. `python`: always your Python. `tfjs`: always the embedded engine (no Python needed). `ssh`: on `regscope.remote.host` over SSH. `slurm`: as a Slurm batch job (submitted here, or on `regscope.remote.host` as the login node), with `regscope.slurm.*`.',
   },
   'regscope.probe.dataFile': {
     type: 'string',
@@ -99,6 +99,26 @@ export const SETTINGS_SCHEMA = {
     default: '',
     markdownDescription: 'An ssh configuration file to use instead of `~/.ssh/config` (`ssh -F`).',
   },
+  'regscope.slurm.partition': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'Slurm partition for probes and sweeps (`sbatch --partition`). Empty: the cluster\'s default.',
+  },
+  'regscope.slurm.gres': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'Generic resources for Slurm probes (`sbatch --gres`, for example `gpu:1`).',
+  },
+  'regscope.slurm.time': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'Time limit of a Slurm probe (`sbatch --time`, for example `00:15:00`). Empty: the probe\'s timeout plus a minute.',
+  },
+  'regscope.slurm.account': {
+    type: 'string',
+    default: '',
+    markdownDescription: 'Slurm account to charge (`sbatch --account`).',
+  },
   'regscope.probe.metrics': {
     type: 'array',
     items: { type: 'string', enum: ['hessian', 'landscape', 'noise', 'weights', 'collapse'] },
@@ -123,8 +143,10 @@ export interface EditorSettings {
   /** Empty: let discovery choose. */
   readonly pythonInterpreter: string;
   readonly probeSteps: number;
-  readonly probeEngine: 'auto' | 'python' | 'tfjs' | 'ssh';
+  readonly probeEngine: 'auto' | 'python' | 'tfjs' | 'ssh' | 'slurm';
   readonly remote: RemoteSettings;
+  /** regscope.slurm.*: only what is set. */
+  readonly slurm: { readonly partition?: string; readonly gres?: string; readonly time?: string; readonly account?: string };
   /** Empty: synthetic teacher data. */
   readonly probeDataFile: string;
   readonly probeMetrics: readonly ProbeMetric[];
@@ -136,6 +158,7 @@ export const DEFAULT_EDITOR_SETTINGS: EditorSettings = {
   select: [], ignore: [], severity: {}, rules: {}, inlayHints: true, codeLens: true,
   pythonInterpreter: '', probeSteps: SETTINGS_SCHEMA['regscope.probe.steps'].default, probeEngine: 'auto', probeDataFile: '', probeMetrics: ALL_PROBE_METRICS,
   remote: { host: '', hosts: [], python: 'python3', dir: '', gpus: '0', keep: false, sshConfig: '' },
+  slurm: {},
 };
 
 /** The ssh engine's settings (regscope.remote.*). */
@@ -203,10 +226,17 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
     if (typeof probe.steps === 'number' && Number.isInteger(probe.steps) && probe.steps >= 1) probeSteps = probe.steps;
     else problems.push(`regscope.probe.steps must be a whole number ≥ 1; using ${probeSteps}`);
   }
-  let probeEngine: 'auto' | 'python' | 'tfjs' | 'ssh' = 'auto';
+  let probeEngine: 'auto' | 'python' | 'tfjs' | 'ssh' | 'slurm' = 'auto';
   if (probe?.engine !== undefined) {
-    if (probe.engine === 'auto' || probe.engine === 'python' || probe.engine === 'tfjs' || probe.engine === 'ssh') probeEngine = probe.engine;
-    else problems.push('regscope.probe.engine must be auto, python, tfjs or ssh; using auto');
+    if (probe.engine === 'auto' || probe.engine === 'python' || probe.engine === 'tfjs' || probe.engine === 'ssh' || probe.engine === 'slurm') probeEngine = probe.engine;
+    else problems.push('regscope.probe.engine must be auto, python, tfjs, ssh or slurm; using auto');
+  }
+  const s0 = (obj.slurm ?? {}) as Record<string, unknown>;
+  const slurm: Record<string, string> = {};
+  for (const key of ['partition', 'gres', 'time', 'account']) {
+    const v = s0[key];
+    if (typeof v === 'string' && v.trim()) slurm[key] = v.trim();
+    else if (v !== undefined && v !== null && typeof v !== 'string') problems.push(`regscope.slurm.${key} must be a string; ignoring it`);
   }
   const r0 = (obj.remote ?? {}) as Record<string, unknown>;
   const text = (key: string, fallback: string): string => {
@@ -236,7 +266,7 @@ export function readEditorSettings(raw: unknown): { settings: EditorSettings; pr
   return {
     settings: {
       select: strings('select'), ignore: strings('ignore'), severity, rules, inlayHints: flag('inlayHints', true), codeLens: flag('codeLens', true),
-      pythonInterpreter, probeSteps, probeEngine, probeDataFile, probeMetrics, remote,
+      pythonInterpreter, probeSteps, probeEngine, probeDataFile, probeMetrics, remote, slurm,
     },
     problems,
   };

@@ -6,6 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import type { PythonParser } from '../../../src/analysis/syntax/pythonParser';
 import { loadPythonParser } from '../../../src/host/parserLoader';
 import { startSweep } from '../../../src/probe/sweep/sweepRunner';
+import { ProbeService } from '../../../src/lsp/probeService';
+import { SweepService } from '../../../src/lsp/sweepService';
+import type { SweepEventParams } from '../../../src/protocol';
+import { pathToFileURL } from 'node:url';
 import type { HparamsEvent, ProbeEvent, SweepRecord } from '../../../src/protocol';
 import { slurmCommand, slurmSkip, startSlurm, type TestSlurm } from '../../support/testSlurm';
 import { ROOT, torchSkip, workspace } from '../probeScripts';
@@ -66,6 +70,26 @@ describe('sweeps', { skip: torchSkip() }, () => {
       assert.ok(p.sharpnessRatio! > 0 && p.finalLoss! > 0 && p.noiseScale !== null && p.landscape !== null);
     }
     assert.deepEqual(lossCells(fs.readFileSync(path.join(dir, 'sweep.html'), 'utf8')), { values: 4, failed: 0 });
+  });
+
+  it('from the editor: the sweep service runs the grid with the probe settings, notifies each point, lists the sweep and renders its report', async () => {
+    const parser = await loadPythonParser();
+    const dir = workspace({ 'train.py': script() });
+    const folders = () => [pathToFileURL(dir).toString()];
+    const probes = new ProbeService(parser, { event: () => undefined, refresh: () => undefined, log: () => undefined }, folders, () => PY, () => 'python');
+    const events: SweepEventParams[] = [];
+    const sweeps = new SweepService(parser, probes, (e) => events.push(e), folders, () => ({ probeSteps: 2, probeMetrics: ['hessian'] }));
+    await assert.rejects(sweeps.start({ uri: pathToFileURL(path.join(dir, 'train.py')).toString(), grid: ['lr'] }), /expected NAME=V1,V2/);
+    const started = await sweeps.start({ uri: pathToFileURL(path.join(dir, 'train.py')).toString(), grid: ['lr=0.05,0.2'] });
+    assert.equal(started.points, 2);
+    const deadline = Date.now() + 180_000;
+    while (!events.some((e) => e.done) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const done = events.find((e) => e.done)!.done!;
+    assert.equal(done.status, 'ok');
+    assert.ok(events.filter((e) => e.point?.status === 'ok').length === 2);
+    assert.deepEqual(sweeps.list().map((l) => l.record.id), [started.sweepId]);
+    assert.match(sweeps.report(started.dir), /<title>RegScope sweep of train\.py<\/title>/);
+    assert.throws(() => sweeps.report(dir), /is not a RegScope sweep folder/);
   });
 
   describe('on Slurm: one job array', { skip: slurmSkip() }, () => {
