@@ -14,26 +14,17 @@
 # root; run as another user, they run as that user and only run that user's jobs.
 set -euo pipefail
 
-die() { echo "test-slurm: $*" >&2; exit 1; }
-usage() { echo "usage: $0 start|stop DIR   (DIR: absolute path)" >&2; exit 2; }
+NAME=test-slurm
+WHERE="slurm.conf"
+# shellcheck source=lib/test-daemon.sh
+source "$(dirname "$0")/lib/test-daemon.sh"
 
 [[ $# -eq 2 ]] || usage
 cmd=$1
 DIR=${2%/}
-# DIR is written into slurm.conf and munged options, which cannot quote whitespace.
-[[ $DIR == /* ]] || die "DIR must be an absolute path, got: $2"
-[[ $DIR =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "DIR may only contain letters, digits and ._/+- (it is written into slurm.conf): $2"
+check_dir "$DIR"
 
 CONF="$DIR/slurm.conf"
-
-# True while process $1 exists and is not a zombie. (In some containers pid 1 reaps orphans
-# only every second or two, and kill -0 succeeds on a zombie.)
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [[ ${stat:0:1} != Z ]]
-}
 
 # Prints the pid in pid file $1 if that process is alive and its command line mentions DIR
 # (guards against recycled pids and other clusters).

@@ -12,27 +12,18 @@
 # unprivileged and only that user can log in). Needs no systemd.
 set -euo pipefail
 
-die() { echo "test-sshd: $*" >&2; exit 1; }
-usage() { echo "usage: $0 start|stop DIR   (DIR: absolute path)" >&2; exit 2; }
+NAME=test-sshd
+WHERE="ssh config files"
+# shellcheck source=lib/test-daemon.sh
+source "$(dirname "$0")/lib/test-daemon.sh"
 
 [[ $# -eq 2 ]] || usage
 cmd=$1
 DIR=${2%/}
-# DIR ends up inside sshd_config/ssh_config, which split on whitespace and treat % and " specially.
-[[ $DIR == /* ]] || die "DIR must be an absolute path, got: $2"
-[[ $DIR =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "DIR may only contain letters, digits and ._/+- (it is written into ssh config files): $2"
+check_dir "$DIR"
 
 SSHD=/usr/sbin/sshd
 pidfile="$DIR/sshd.pid"
-
-# True while process $1 exists and is not a zombie. (In some containers pid 1 reaps orphans
-# only every second or two, and kill -0 succeeds on a zombie.)
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [[ ${stat:0:1} != Z ]]
-}
 
 # Prints the pid in DIR/sshd.pid if that process is alive and is our sshd.
 live_pid() {

@@ -3,8 +3,9 @@ import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { Commands, Methods, PANEL_VIEW_TYPE, type CheckWorkspaceResult, type ListedRun, type ProbeEventParams, type ProbeListResult, type StatusParams, type SweepEventParams } from '../../server/src/protocol';
 import { pickRemoteHost } from './remoteHosts';
-import { showSweepCommand, sweepCommand, SweepEvents } from './sweepCommands';
-import { probeCommand, ProbeEvents } from './probeCommands';
+import { showSweepCommand, sweepCommand } from './sweepCommands';
+import { KeyedEvents } from './keyedEvents';
+import { probeCommand } from './probeCommands';
 import { RunPanels } from './runPanels';
 import { RegScopeStatusBar } from './statusBar';
 
@@ -39,8 +40,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     initializationOptions: { settings: vscode.workspace.getConfiguration('regscope') },
   };
 
-  const probeEvents = new ProbeEvents();
-  const sweepEvents = new SweepEvents();
+  const probeEvents = new KeyedEvents<ProbeEventParams['event']>();
+  const sweepEvents = new KeyedEvents<SweepEventParams>();
   const panels = new RunPanels(context.extensionUri, () => client, output);
   context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, panels));
   const start = async () => {
@@ -49,8 +50,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     await client.start();
     context.subscriptions.push(
       client.onNotification(Methods.status, (p: StatusParams) => status.update(p)),
-      client.onNotification(Methods.probeEvent, (p: ProbeEventParams) => { probeEvents.dispatch(p); panels.forward(p); }),
-      client.onNotification(Methods.sweepEvent, (p: SweepEventParams) => sweepEvents.dispatch(p)),
+      client.onNotification(Methods.probeEvent, (p: ProbeEventParams) => { probeEvents.dispatch(p.runId, p.event); panels.forward(p); }),
+      client.onNotification(Methods.sweepEvent, (p: SweepEventParams) => sweepEvents.dispatch(p.sweepId, p)),
     );
     status.set('ready');
   };

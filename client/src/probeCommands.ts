@@ -2,36 +2,14 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  Methods, type ProbeCommandArgs, type ProbeEvent, type ProbeEventParams, type ProbeMetric, type ProbeStartParams, type ProbeStartResult,
+  Methods, type ProbeCommandArgs, type ProbeEvent, type ProbeMetric, type ProbeStartParams, type ProbeStartResult,
 } from '../../server/src/protocol';
 import { findInterpreter } from './interpreter';
+import type { KeyedEvents } from './keyedEvents';
 import type { RunPanels } from './runPanels';
 
-type Listener = (event: ProbeEvent) => void;
-
-/** Routes `regscope/probe/event` notifications to the run that asked for them. */
-export class ProbeEvents {
-  private readonly listeners = new Map<string, Listener>();
-  private readonly early = new Map<string, ProbeEvent[]>();
-
-  dispatch(params: ProbeEventParams): void {
-    const listener = this.listeners.get(params.runId);
-    if (listener) listener(params.event);
-    else {
-      // Events can arrive before the start request's answer; keep them for the listener.
-      const queue = this.early.get(params.runId) ?? [];
-      queue.push(params.event);
-      this.early.set(params.runId, queue.slice(-1000));
-    }
-  }
-
-  listen(runId: string, listener: Listener): vscode.Disposable {
-    this.listeners.set(runId, listener);
-    for (const e of this.early.get(runId) ?? []) listener(e);
-    this.early.delete(runId);
-    return new vscode.Disposable(() => this.listeners.delete(runId));
-  }
-}
+/** `regscope/probe/event` notifications, by run id. */
+export type ProbeEvents = KeyedEvents<ProbeEvent>;
 
 const num = (x: number | null | undefined): string => (typeof x === 'number' ? Number(x.toPrecision(4)).toString() : 'n/a');
 

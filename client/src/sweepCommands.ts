@@ -7,27 +7,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import type { KeyedEvents } from './keyedEvents';
 import { Methods, type ListedSweep, type SweepEventParams, type SweepRecord, type SweepStartResult } from '../../server/src/protocol';
 
-type Listener = (event: SweepEventParams) => void;
-
-export class SweepEvents {
-  private readonly listeners = new Map<string, Listener>();
-  private readonly early = new Map<string, SweepEventParams[]>();
-
-  dispatch(params: SweepEventParams): void {
-    const listener = this.listeners.get(params.sweepId);
-    if (listener) listener(params);
-    else this.early.set(params.sweepId, [...(this.early.get(params.sweepId) ?? []), params].slice(-1000));
-  }
-
-  listen(sweepId: string, listener: Listener): vscode.Disposable {
-    this.listeners.set(sweepId, listener);
-    for (const e of this.early.get(sweepId) ?? []) listener(e);
-    this.early.delete(sweepId);
-    return new vscode.Disposable(() => this.listeners.delete(sweepId));
-  }
-}
+/** `regscope/sweep/event` notifications, by sweep id. */
+export type SweepEvents = KeyedEvents<SweepEventParams>;
 
 const LAST_GRID = 'regscope.lastSweepGrid';
 

@@ -121,6 +121,7 @@ describe('RunWriter', () => {
     const reader = spawn(process.execPath, ['-e', `
       const fs = require('fs');
       let reads = 0, bad = 0, last = '';
+      require('fs').writeFileSync(${JSON.stringify(stopFile)} + '.ready', '');
       while (!fs.existsSync(${JSON.stringify(stopFile)})) {
         let text;
         try { text = fs.readFileSync(${JSON.stringify(file)}, 'utf8'); } catch (e) { bad++; last = String(e); continue; }
@@ -131,6 +132,8 @@ describe('RunWriter', () => {
     let out = '';
     reader.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const exited = new Promise<void>((r) => reader.on('close', () => r()));
+    // The reader is up before the writes start (a loaded machine starts node slowly).
+    while (!fs.existsSync(`${stopFile}.ready`)) await new Promise((r) => setTimeout(r, 10));
     const padding = 'p'.repeat(200_000); // a big record makes a torn read likely if writes were not atomic
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 300; i++) {

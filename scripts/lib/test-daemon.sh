@@ -1,0 +1,21 @@
+# Shared by scripts/test-sshd.sh and scripts/test-slurm.sh (sourced, not run): argument checks
+# and a zombie-aware liveness test. The caller sets NAME (for messages) and WHERE (what DIR is
+# written into) before sourcing.
+
+die() { echo "$NAME: $*" >&2; exit 1; }
+usage() { echo "usage: $0 start|stop DIR   (DIR: absolute path)" >&2; exit 2; }
+
+# DIR is written into configuration files that split on whitespace and treat % and " specially.
+check_dir() {
+  [[ $1 == /* ]] || die "DIR must be an absolute path, got: $1"
+  [[ $1 =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "DIR may only contain letters, digits and ._/+- (it is written into $WHERE): $1"
+}
+
+# True while process $1 exists and is not a zombie. (In some containers pid 1 reaps orphans
+# only every second or two, and kill -0 succeeds on a zombie.)
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
+}
