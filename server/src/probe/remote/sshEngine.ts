@@ -83,15 +83,16 @@ export async function startSshProbe(parser: PythonParser, req: SshRequest, liste
   const remoteCwd = relCwd.startsWith('..') ? path.posix.join(prepared.dir, 'work') : path.posix.join(prepared.dir, 'work', relCwd);
   const remotePlan: ProbePlan = { ...plan, script: remoteScript, cwd: remoteCwd };
   const copyStarted = performance.now();
+  let method: string;
   try {
-    await upload(target, prepared, payload, remotePlan);
+    method = await upload(target, prepared, payload, remotePlan);
   } catch (e) {
     await removeRemote(target, prepared.dir);
     throw e;
   }
   const copySeconds = (performance.now() - copyStarted) / 1000;
   const where = `${req.host}:${prepared.dir}`;
-  const engineReason = `ssh: ${req.host}, ${py} (Python ${prepared.python}, torch ${prepared.torch}); ${payload.files.length} file(s), ${(payload.bytes / 1024).toFixed(0)} KiB copied by ${prepared.rsync ? 'rsync' : 'tar over ssh'} to ${prepared.dir} (connect and check ${connectSeconds.toFixed(2)} s, copy ${copySeconds.toFixed(2)} s)`;
+  const engineReason = `ssh: ${req.host}, ${py} (Python ${prepared.python}, torch ${prepared.torch}); ${payload.files.length} file(s), ${(payload.bytes / 1024).toFixed(0)} KiB copied by ${method} to ${prepared.dir} (connect and check ${connectSeconds.toFixed(2)} s, copy ${copySeconds.toFixed(2)} s)`;
 
   const initial: RunRecord = {
     v: 1, id: runId, script, args: req.args, engine: 'ssh', engineReason,
@@ -162,7 +163,7 @@ export async function prepare(target: SshTarget, dir: string, py: string, checkT
 }
 
 /** Stages the run's files locally and sends them: rsync when both ends have it, else tar through ssh. */
-export async function upload(target: SshTarget, prepared: Prepared, payload: Payload, plan: ProbePlan, scripts: Readonly<Record<string, string>> = { 'run.sh': REMOTE_RUNNER }): Promise<void> {
+export async function upload(target: SshTarget, prepared: Prepared, payload: Payload, plan: ProbePlan, scripts: Readonly<Record<string, string>> = { 'run.sh': REMOTE_RUNNER }): Promise<'rsync' | 'tar over ssh'> {
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'regscope-ssh-'));
   try {
     for (const f of payload.files) {
@@ -171,17 +172,19 @@ export async function upload(target: SshTarget, prepared: Prepared, payload: Pay
       fs.copyFileSync(f.local, to);
     }
     writeStage(stage, plan, scripts);
-    const haveRsync = prepared.rsync && (await localRun('rsync', ['--version'], { timeoutMs: 10_000 })).code === 0;
+    // REGSCOPE_SSH_COPY=tar skips rsync (for a host whose rsync misbehaves); rsync needs both ends.
+    const haveRsync = process.env['REGSCOPE_SSH_COPY'] !== 'tar' && prepared.rsync && (await localRun('rsync', ['--version'], { timeoutMs: 10_000 })).code === 0;
     if (haveRsync) {
       // --protect-args: the remote path travels inside rsync's protocol, not through a remote shell.
       const rsh = ['ssh', ...sshOptions(target)].map(shQuote).join(' ');
       const r = await localRun('rsync', ['-a', '--protect-args', '-e', rsh, `${stage}/`, `${target.host}:${prepared.dir}/`]);
       if (r.code !== 0) throw new ProbeSetupError(`copying to ${target.host} failed (rsync exit ${r.code}): ${sshComplaint(r.stderr)}`);
-      return;
+      return 'rsync';
     }
     const tar = await localTar(stage);
     const r = await sshRun(target, ['tar', '-C', prepared.dir, '-xf', '-'], { input: tar, timeoutMs: 300_000 });
     if (r.code !== 0) throw new ProbeSetupError(`copying to ${target.host} failed (tar over ssh, exit ${r.code}): ${sshComplaint(r.stderr)}`);
+    return 'tar over ssh';
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }

@@ -48,6 +48,16 @@ describe('the ssh engine against a real sshd', { skip }, () => {
     assert.equal(onHost(sshd, `ls -A .cache/regscope/runs | grep -c ${runId} || true`).trim(), '0', 'the remote run folder is removed');
   });
 
+  it('without rsync the files go as a tar stream through the same ssh, and the probe runs the same', () => {
+    const dir = workspace({ 'pkg/__init__.py': '', 'pkg/util.py': 'X = 1\n', 'train.py': trainScript({ prelude: 'from pkg.util import X' }) });
+    const r = spawnSync(process.execPath, [CLI, 'probe', 'train.py', '--engine', 'ssh', '--host', sshd.host, '--ssh-config', sshd.config, '--remote-python', '/usr/bin/python3', '--steps', '2', '--metrics', 'weights', '--json'],
+      { cwd: dir, encoding: 'utf8', timeout: 180_000, env: { ...process.env, REGSCOPE_SSH_COPY: 'tar' } });
+    assert.equal(r.status, 0, r.stderr);
+    const { run } = JSON.parse(r.stdout) as { run: { engineReason: string; status: string } };
+    assert.equal(run.status, 'ok');
+    assert.match(run.engineReason, /3 file\(s\), \d+ KiB copied by tar over ssh to /);
+  });
+
   it('a host that refuses and a host key that does not match: exit 2 with ssh’s own reason, no run stored', () => {
     const dir = workspace({ 'train.py': trainScript() });
     const config = fs.readFileSync(sshd.config, 'utf8');
