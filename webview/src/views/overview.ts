@@ -20,6 +20,8 @@ export function renderOverview(root: HTMLElement, ctx: ViewContext): void {
   if (run.runtime) add('runtime', run.runtime);
   else if (run.device) add('device', run.device);
   if (run.torch) add('torch', run.torch);
+  const sch = r.scheduler;
+  if (sch) add('Slurm', `job ${sch.jobId} ${sch.state}${sch.nodes ? ` on ${sch.nodes}` : ''}${sch.exitCode ? ` (exit ${sch.exitCode})` : ''} · queued ${seconds(sch.queueSeconds)}${sch.runSeconds === null ? '' : ` · ran ${seconds(sch.runSeconds)}`}`);
   add('started', new Date(r.startedAt).toLocaleString());
   if (run.done) add('took', `${seconds(run.done.seconds)} · ${run.done.steps} steps · ${run.done.cost.hvps} HVPs, ${run.done.cost.passes} passes`);
   root.append(section('Run', status, meta));
