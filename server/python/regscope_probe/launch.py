@@ -75,6 +75,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             stop_all(signal.SIGKILL)
         time.sleep(0.05)
     if failed is None:
+        # Every rank ended between two polls: name the failed ones now.
+        for rank, p in enumerate(procs):
+            if p.returncode != 0:
+                print(f"regscope: rank {rank} exited with code {p.returncode}", file=sys.stderr, flush=True)
         failed = next((p.returncode for p in procs if p.returncode != 0), 0)
     return failed if failed >= 0 else 128 - failed
 
