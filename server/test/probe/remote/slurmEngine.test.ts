@@ -82,6 +82,15 @@ describe('the slurm engine against a real Slurm', { skip }, () => {
     assert.deepEqual(jobProcesses(probe.runId), []);
   });
 
+  it('a torchrun-style script on two ranks inside one job (--cpus-per-task 2): rank 0 reports for a world of 2', async () => {
+    const dir = workspace({ 'ddp.py': fs.readFileSync(path.join(ROOT, 'examples', 'ddp_mlp.py'), 'utf8') });
+    const probe = await startSlurmProbe(parser, { script: path.join(dir, 'ddp.py'), args: [], storeRoot: dir, steps: 2, metrics: ['hessian'], remotePython: PY, nprocPerNode: 2 }, {});
+    const done = await probe.done;
+    assert.equal(done.record.status, 'ok', JSON.stringify(done.record.error));
+    assert.equal(done.summary.hello?.worldSize, 2);
+    assert.ok(done.summary.metrics.has('hessian.top'));
+  });
+
   describe('submitted on a login node over SSH', { skip: sshdSkip() }, () => {
     let sshd: TestSshd;
     before(() => {

@@ -58,6 +58,17 @@ describe('the ssh engine against a real sshd', { skip }, () => {
     assert.match(run.engineReason, /3 file\(s\), \d+ KiB copied by tar over ssh to /);
   });
 
+  it('a torchrun-style script on two remote ranks: rank 0 reports for a world of 2', async () => {
+    const dir = workspace({ 'ddp.py': fs.readFileSync(path.join(ROOT, 'examples', 'ddp_mlp.py'), 'utf8') });
+    const probe = await startSshProbe(parser, {
+      script: path.join(dir, 'ddp.py'), args: [], storeRoot: dir, steps: 2, metrics: ['hessian'],
+      host: sshd.host, sshConfig: sshd.config, remotePython: '/usr/bin/python3', nprocPerNode: 2,
+    });
+    const done = await probe.done;
+    assert.equal(done.record.status, 'ok', JSON.stringify(done.record.error));
+    assert.equal(done.summary.hello?.worldSize, 2);
+  });
+
   it('a host that refuses and a host key that does not match: exit 2 with ssh’s own reason, no run stored', () => {
     const dir = workspace({ 'train.py': trainScript() });
     const config = fs.readFileSync(sshd.config, 'utf8');
