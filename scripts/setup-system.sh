@@ -2,12 +2,14 @@
 # System packages the tests need, and code-server (a real VS Code) for the end-to-end tests.
 # As root it installs them (apt-get; code-server into .cache/ inside the clone, nothing cached
 # elsewhere); otherwise it says exactly what to install and the end-to-end tests are skipped.
-# python3-torch is the Python probe runtime's torch (1.13 on Debian 12) for the system Python.
+# python3-torch is the Python probe runtime's torch (1.13 on Debian 12) for the system Python;
+# python3-numpy writes the data-file tests' .npy/.npz files; procps (ps) and iproute2 (ss) are
+# used by the remote engines' tests and the test-daemon scripts.
 # openssh-server and rsync: the ssh engine's tests run against a real sshd on 127.0.0.1 (scripts/test-sshd.sh);
 # slurmctld, slurmd, slurm-client and munge: the slurm engine's, against a single-node Slurm (scripts/test-slurm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NEEDED=(chromium ripgrep python3-torch openssh-server openssh-client rsync slurmctld slurmd slurm-client munge)
+NEEDED=(chromium ripgrep python3-torch python3-numpy procps iproute2 tar openssh-server openssh-client rsync slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${NEEDED[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

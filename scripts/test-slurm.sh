@@ -100,19 +100,6 @@ stop() {
   for p in $(stray_stepds); do kill_tree "$p"; done
 }
 
-# A random port in 20000-59999 that nothing listens on now and that is not in "$@".
-free_port() {
-  local used p i
-  used=$(ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    grep -qx "$p" <<<"$used" && continue
-    [[ " $* " == *" $p "* ]] && continue
-    echo "$p"
-    return 0
-  done
-  die "could not find a free TCP port"
-}
 
 # On failure: show the end of a log and stop whatever did start.
 fail() {

@@ -47,17 +47,6 @@ stop() {
   rm -f "$pidfile"
 }
 
-# A random port in 20000-59999 that nothing listens on now. sshd fails to start if another
-# process takes it in between; start() then retries with a new port.
-free_port() {
-  local used p i
-  used=$(ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    grep -qx "$p" <<<"$used" || { echo "$p"; return 0; }
-  done
-  die "could not find a free TCP port"
-}
 
 start() {
   local missing=() user port attempt ok i pid
