@@ -7,19 +7,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PythonParser } from '../analysis/syntax/pythonParser';
 import { DEFAULT_SETTINGS } from '../analysis/settings';
-import { analyzeDiskFile } from '../host/analyzeDiskFile';
+import { analyzeDiskFile, type DiskAnalysis } from '../host/analyzeDiskFile';
+import type { AnalysisSettings } from '../analysis/settings';
 import { ProjectSettingsFinder } from '../host/projectSettings';
 import type { EngineKind, LandscapeDirections, MalformedLine, ProbeEvent, ProbeFinding, ProbeMetric, ProbePlan, RunRecord } from '../protocol';
 import { defaultCandidates, findTorchInterpreter, type InterpreterCandidate, type InterpreterInfo } from './interpreter';
 import { buildProbePlan } from './plan';
 import { probeAnchors, type ProbeAnchors } from './probeAnchors';
-import { filterProbeFindings } from './probeFindingFilter';
-import { probeFindings } from './probeFindings';
 import { startHarness, type HarnessHandle } from './pythonProcess';
-import { RankErrors } from './rankErrors';
-import { closingEvents, finalRecord } from './runEnd';
-import { newRunId, RunWriter } from './runStore';
-import { summarizeEvents, type RunSummary } from './runSummary';
+import { RunSink } from './runSink';
+import { newRunId } from './runStore';
+import type { RunSummary } from './runSummary';
 
 export interface ProbeRequest {
   readonly script: string;
@@ -41,6 +39,15 @@ export interface ProbeRequest {
   readonly env?: Readonly<Record<string, string>>;
   /** Processes for a torchrun-style script (`torchrun --nproc_per_node N`); 1 or absent: one. */
   readonly nprocPerNode?: number;
+  /** The script as analyzeProbeScript already read it (engine choice and sweeps read it once). */
+  readonly analyzed?: AnalyzedScript;
+}
+
+export interface AnalyzedScript {
+  readonly script: string;
+  readonly cwd: string;
+  readonly settings: AnalysisSettings;
+  readonly analysis: DiskAnalysis;
 }
 
 export interface ProbeListener {
@@ -84,7 +91,8 @@ export function harnessDir(): string {
 }
 
 /** The script a probe runs, analysed with its project's settings (every engine starts here). */
-export function analyzeProbeScript(parser: PythonParser, req: ProbeRequest) {
+export function analyzeProbeScript(parser: PythonParser, req: ProbeRequest): AnalyzedScript {
+  if (req.analyzed) return req.analyzed;
   const script = path.resolve(req.script);
   if (!fs.existsSync(script)) throw new ProbeSetupError(`cannot probe ${req.script}: no such file`);
   const cwd = req.cwd ?? path.dirname(script);
@@ -98,7 +106,6 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
     timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, overrides: req.overrides, directions: req.directions,
   });
-  const anchors = probeAnchors(analysis.document, analysis);
   const search = await findTorchInterpreter(req.candidates ?? defaultCandidates(), { cwd });
   if ('missing' in search) throw new ProbeSetupError(search.missing);
   const interpreter = search.found;
@@ -111,21 +118,13 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
     torch: interpreter.torchVersion, error: null, headline: {}, findings: [], warnings: [...notes],
     cost: { hvps: 0, passes: 0, seconds: 0 },
   };
-  const writer = await RunWriter.create(req.storeRoot, runId, plan, initial);
-  const ranks = new RankErrors();
-  const events: ProbeEvent[] = [];
-  const malformed: MalformedLine[] = [];
-  const record = (event: ProbeEvent): void => {
-    events.push(event);
-    writer.appendEvent(event);
-    listener.event?.(event);
-  };
+  const sink = await RunSink.open(req.storeRoot, plan, initial, analysis, settings, listener);
   let handle: HarnessHandle;
   try {
     handle = startHarness({
       interpreter: interpreter.path,
       harnessDir: harnessDir(),
-      planPath: path.join(writer.dir, 'plan.json'),
+      planPath: path.join(sink.writer.dir, 'plan.json'),
       script,
       args: req.args,
       cwd,
@@ -134,34 +133,17 @@ export async function startPythonProbe(parser: PythonParser, req: ProbeRequest, 
       // The harness stops itself at the plan's timeout and reports it; killing the process group
       // a little later is the backstop for a hang inside native code, where Python cannot act.
       timeoutMs: (plan.budget.timeoutSeconds + KILL_BACKSTOP_SECONDS) * 1000,
-      onEvent: record,
-      onMalformed: (line) => {
-        malformed.push(line);
-        listener.malformed?.(line);
-      },
-      onStderr: (text) => {
-        writer.appendStderr(text);
-        listener.output?.(text);
-        for (const e of ranks.push(text)) record({ ...e, t: events.at(-1)?.t ?? 0 });
-      },
+      onEvent: (event) => sink.record(event),
+      onMalformed: (line) => sink.malformedLine(line),
+      onStderr: (text) => sink.stderr(text),
     });
   } catch (e) {
-    await writer.close();
+    await sink.writer.close();
     throw e;
   }
-  const done = handle.done.then(async (exit) => {
-    for (const e of ranks.flush()) record({ ...e, t: events.at(-1)?.t ?? 0 });
-    const ending = closingEvents(events, exit, plan);
-    for (const e of ending) record(e);
-    const summary = summarizeEvents(events);
-    const findings = filterProbeFindings(probeFindings(summary, anchors, runId), analysis.document.text, settings);
-    const final = ranks.failed(finalRecord(initial, summary, findings, malformed, exit));
-    await writer.writeRecord(final);
-    await writer.close();
-    return { record: final, summary, findings, events };
-  });
+  const done = handle.done.then((exit) => sink.finish(exit));
   return {
-    runId, runDir: writer.dir, engine: 'python', engineReason: `python: ${interpreter.reason}`, interpreter, plan, planNotes: notes, done,
+    runId, runDir: sink.writer.dir, engine: 'python', engineReason: `python: ${interpreter.reason}`, interpreter, plan, planNotes: notes, done,
     cancel: async () => { await handle.cancel(); },
   };
 }

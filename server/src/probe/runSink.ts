@@ -9,6 +9,7 @@ import type { AnalysisSettings } from '../analysis/settings';
 import type { MalformedLine, ProbeEvent, ProbePlan, RunRecord } from '../protocol';
 import { decodeEventLine, EventLineSplitter } from './events';
 import { probeAnchors } from './probeAnchors';
+import { RankErrors } from './rankErrors';
 import { filterProbeFindings } from './probeFindingFilter';
 import { probeFindings } from './probeFindings';
 import type { FinishedProbe, ProbeListener } from './pythonEngine';
@@ -21,6 +22,8 @@ export class RunSink {
   readonly events: ProbeEvent[] = [];
   private readonly malformed: MalformedLine[] = [];
   private readonly splitter = new EventLineSplitter();
+  /** Errors of ranks other than 0 (distributed runs), marked lines of the stderr stream. */
+  private readonly ranks = new RankErrors();
   private readonly anchors;
   /** The last few KiB of the stderr stream, for error messages. */
   stderrTail = '';
@@ -46,6 +49,12 @@ export class RunSink {
     this.listener.event?.(event);
   }
 
+  /** A line of the stream that is not a valid event (counted in the record's warnings). */
+  malformedLine(line: MalformedLine): void {
+    this.malformed.push(line);
+    this.listener.malformed?.(line);
+  }
+
   /** Raw bytes of the event stream. */
   stdout(chunk: Buffer): void {
     this.dispatch(this.splitter.push(chunk));
@@ -55,6 +64,7 @@ export class RunSink {
     this.stderrTail = (this.stderrTail + text).slice(-4000);
     this.writer.appendStderr(text);
     this.listener.output?.(text);
+    for (const e of this.ranks.push(text)) this.record({ ...e, t: this.events.at(-1)?.t ?? 0 });
   }
 
   get lastStep(): number {
@@ -69,10 +79,11 @@ export class RunSink {
   /** Closing events, findings and the final record; `patch` adds engine facts (warnings, scheduler times). */
   async finish(exit: ExitInfo, patch: (r: RunRecord) => RunRecord = (r) => r): Promise<FinishedProbe> {
     this.dispatch(this.splitter.flush());
+    for (const e of this.ranks.flush()) this.record({ ...e, t: this.events.at(-1)?.t ?? 0 });
     for (const e of closingEvents(this.events, exit, this.plan)) this.record(e);
     const summary = summarizeEvents(this.events);
     const findings = filterProbeFindings(probeFindings(summary, this.anchors, this.initial.id), this.analysis.document.text, this.settings);
-    const final = patch(finalRecord(this.initial, summary, findings, this.malformed, exit));
+    const final = patch(this.ranks.failed(finalRecord(this.initial, summary, findings, this.malformed, exit)));
     await this.writer.writeRecord(final);
     await this.writer.close();
     return { record: final, summary, findings, events: this.events };
@@ -82,7 +93,7 @@ export class RunSink {
     for (const item of items) {
       const decoded = 'line' in item ? decodeEventLine(item.line) : item;
       if ('event' in decoded) this.record(decoded.event);
-      else { this.malformed.push(decoded.malformed); this.listener.malformed?.(decoded.malformed); }
+      else this.malformedLine(decoded.malformed);
     }
   }
 }

@@ -28,11 +28,13 @@ export async function startProbe(parser: PythonParser, req: AnyProbeRequest, lis
   };
   if (engine === 'python') return python(req);
   if (engine === 'tfjs') return startTfjsProbe(parser, { ...req, why: req.why ?? 'asked for with --engine tfjs' }, listener);
-  // The Python harness hooks PyTorch; a Keras script's probe is the surrogate's.
-  const { frameworks } = analyzeProbeScript(parser, req).analysis.model;
-  if (frameworks.includes('keras') && !frameworks.includes('pytorch')) return startTfjsProbe(parser, { ...req, why: 'a Keras script: the Python engine probes PyTorch scripts' }, listener);
+  // The Python harness hooks PyTorch; a Keras script's probe is the surrogate's. The engine
+  // reuses this analysis.
+  const analyzed = analyzeProbeScript(parser, req);
+  const { frameworks } = analyzed.analysis.model;
+  if (frameworks.includes('keras') && !frameworks.includes('pytorch')) return startTfjsProbe(parser, { ...req, analyzed, why: 'a Keras script: the Python engine probes PyTorch scripts' }, listener);
   const search = await findTorchInterpreter(req.candidates ?? defaultCandidates(), {});
-  if ('found' in search) return python({ ...req, candidates: [search.found.candidate] });
+  if ('found' in search) return python({ ...req, analyzed, candidates: [search.found.candidate] });
   const first = search.missing.split('\n')[0]!.replace(/\.$/, '');
-  return startTfjsProbe(parser, { ...req, why: `no Python with torch was found (${first})` }, listener);
+  return startTfjsProbe(parser, { ...req, analyzed, why: `no Python with torch was found (${first})` }, listener);
 }

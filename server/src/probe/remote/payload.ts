@@ -105,3 +105,15 @@ export function collectPayload(script: string, base: string, extra: readonly str
   if (bytes > MAX_PAYLOAD_BYTES) throw new Error(`the script and the modules it imports come to ${(bytes / 1048576).toFixed(0)} MiB, over the ${MAX_PAYLOAD_BYTES / 1048576} MiB a remote probe copies`);
   return { base, files, bytes };
 }
+
+/** The folder a remote copy is laid out against: the workspace folder holding the script, else the script's folder. */
+export function payloadBase(script: string, storeRoot: string): string {
+  return path.relative(storeRoot, script).startsWith('..') ? path.dirname(script) : path.resolve(storeRoot);
+}
+
+/** The script and its working folder as they lie under a remote run folder (`<dir>/work/…`); a cwd outside the base becomes `work/`. */
+export function remotePaths(dir: string, base: string, script: string, cwd: string): { script: string; cwd: string } {
+  const rel = (p: string): string => path.relative(base, p).split(path.sep).join('/');
+  const work = path.posix.join(dir, 'work');
+  return { script: path.posix.join(work, rel(script)), cwd: rel(cwd).startsWith('..') ? work : path.posix.join(work, rel(cwd)) };
+}

@@ -20,7 +20,7 @@ import { analyzeProbeScript, ProbeSetupError, type ProbeListener, type ProbeRequ
 import type { ExitInfo } from '../pythonProcess';
 import { RunSink } from '../runSink';
 import { newRunId, runDir } from '../runStore';
-import { collectPayload } from './payload';
+import { collectPayload, payloadBase, remotePaths } from './payload';
 import { parseStateLine, SLURM_FOLLOW, SLURM_JOB, type SlurmState } from './slurmScripts';
 import { prepare, removeRemote, upload, writeStage } from './sshEngine';
 import { checkHost, localRun, sshArgv, sshComplaint, sshRun, type SshResult, type SshTarget } from './sshTransport';
@@ -94,6 +94,25 @@ export async function submit(site: CommandSite, argv: readonly string[]): Promis
   return id;
 }
 
+/** How a job ended, as the run's exit: Slurm's `code:signal` and its CANCELLED and TIMEOUT states. */
+export function jobExit(state: string, exitCode: string | null, reason: ExitInfo['reason'], seconds: number): ExitInfo {
+  const code = exitCode && /^\d+:\d+$/.test(exitCode) ? Number(exitCode.split(':')[0]) : null;
+  const why = state === 'CANCELLED' && reason === 'exited' ? 'cancelled' : state === 'TIMEOUT' ? 'timeout' : reason;
+  return { code, signal: null, reason: why, seconds };
+}
+
+/**
+ * A job (or array task) that ended before its harness reported a result (no Python, out of
+ * time, killed by Slurm): its state and exit code become the run's error.
+ */
+export function recordJobEnd(sink: RunSink, job: string, state: string, exitCode: string | null, detail = ''): void {
+  if (sink.hasDone() || state === 'COMPLETED' || state === 'CANCELLED') return;
+  sink.record({
+    v: 1, type: 'error', t: sink.events.at(-1)?.t ?? 0, kind: state === 'TIMEOUT' ? 'timeout' : 'exit', step: sink.lastStep,
+    message: `${job} ended ${state}${exitCode ? ` (exit code ${exitCode})` : ''} after ${sink.lastStep} step(s) without reporting a result${detail}; the script's output is in stderr.log`,
+  });
+}
+
 /** The job's state, as follow.sh reports it, with queue and run times measured here. */
 export class JobClock {
   readonly submitted = performance.now();
@@ -136,13 +155,11 @@ export async function startSlurmProbe(parser: PythonParser, req: SlurmRequest, l
   let jobScript = script;
   let jobCwd = cwd;
   if (target) {
-    const base = !path.relative(req.storeRoot, script).startsWith('..') ? path.resolve(req.storeRoot) : path.dirname(script);
+    const base = payloadBase(script, req.storeRoot);
     const payload = collectPayload(script, base, analysis.configFiles);
     const prepared = await prepare(target, path.posix.join(req.remoteDir ?? '.cache/regscope/runs', runId), py, false);
     jobDir = prepared.dir;
-    const rel = (p: string): string => path.relative(base, p).split(path.sep).join('/');
-    jobScript = path.posix.join(jobDir, 'work', rel(script));
-    jobCwd = rel(cwd).startsWith('..') ? path.posix.join(jobDir, 'work') : path.posix.join(jobDir, 'work', rel(cwd));
+    ({ script: jobScript, cwd: jobCwd } = remotePaths(jobDir, base, script, cwd));
     const remotePlan: ProbePlan = { ...plan, script: jobScript, cwd: jobCwd };
     try { await upload(target, prepared, payload, remotePlan, { 'job.sh': SLURM_JOB, 'follow.sh': SLURM_FOLLOW }); } catch (e) { await removeRemote(target, jobDir); throw e; }
   } else {
@@ -179,6 +196,8 @@ export async function startSlurmProbe(parser: PythonParser, req: SlurmRequest, l
   const follower = site.spawn(['sh', path.posix.join(jobDir, 'follow.sh'), jobId, path.posix.join(jobDir, 'events.out')]);
   follower.stdout!.on('data', (d: Buffer) => sink.stdout(d));
   let pendingLine = '';
+  // Our own limit counts from the start of the run (a long queue is not a hang).
+  let timer: NodeJS.Timeout | undefined;
   follower.stderr!.on('data', (d: Buffer) => {
     pendingLine += d.toString('utf8');
     const lines = pendingLine.split('\n');
@@ -187,6 +206,7 @@ export async function startSlurmProbe(parser: PythonParser, req: SlurmRequest, l
       const s = parseStateLine(line);
       if (!s) { if (line.trim()) sink.stderr(`${line}\n`); continue; }
       clock.update(s);
+      if (!timer && s.state !== 'PENDING' && s.state !== 'CONFIGURING') timer = setTimeout(() => void cancel('timeout'), (timeoutSeconds + 30) * 1000);
       const message = s.state === 'PENDING' ? `job ${jobId} pending${s.reason !== 'None' ? ` (${s.reason})` : ''}` : s.state === 'RUNNING' ? `job ${jobId} running on ${s.nodes}` : `job ${jobId} ${s.state.toLowerCase()}`;
       sink.record({ v: 1, type: 'progress', t: t(), phase: 'queue', done: s.state === 'PENDING' ? 0 : 1, total: 1, message });
     }
@@ -197,25 +217,11 @@ export async function startSlurmProbe(parser: PythonParser, req: SlurmRequest, l
     const r = await site.run(['scancel', jobId]);
     if (r.code !== 0) sink.stderr(`[regscope: scancel ${jobId} failed: ${sshComplaint(r.stderr)}]\n`);
   };
-  // Our own limit counts from the start of the run (a long queue is not a hang).
-  let timer: NodeJS.Timeout | undefined;
-  const armTimer = setInterval(() => {
-    if (timer || !clock.last || clock.last.state === 'PENDING') return;
-    timer = setTimeout(() => void cancel('timeout'), (timeoutSeconds + 30) * 1000);
-    clearInterval(armTimer);
-  }, 500);
   const ended = new Promise<ExitInfo>((resolve) => {
     follower.on('error', (e) => resolve({ code: null, signal: null, reason: 'spawn-error', spawnError: `cannot follow the job: ${e.message}`, seconds: 0 }));
-    follower.on('close', () => {
-      const s = clock.last;
-      const code = s && /^\d+:\d+$/.test(s.exitCode) ? Number(s.exitCode.split(':')[0]) : null;
-      const state = s?.state ?? 'UNKNOWN';
-      const why = state === 'CANCELLED' && reason === 'exited' ? 'cancelled' : state === 'TIMEOUT' ? 'timeout' : reason;
-      resolve({ code, signal: null, reason: why, seconds: (performance.now() - clock.submitted) / 1000 });
-    });
+    follower.on('close', () => resolve(jobExit(clock.last?.state ?? 'UNKNOWN', clock.last?.exitCode ?? null, reason, (performance.now() - clock.submitted) / 1000)));
   });
   const done = ended.then(async (exit) => {
-    clearInterval(armTimer);
     if (timer) clearTimeout(timer);
     const info = clock.info(jobId);
     // The script's own output (its stderr and stdout) and Slurm's, into stderr.log.
@@ -223,13 +229,9 @@ export async function startSlurmProbe(parser: PythonParser, req: SlurmRequest, l
       const r = target ? await sshRun(target, ['tail', '-c', '1000000', path.posix.join(jobDir, name)]) : readTail(path.join(jobDir, name));
       if (r.code === 0 && r.stdout) sink.stderr(`--- ${name} (Slurm job ${jobId}) ---\n${r.stdout}${r.stdout.endsWith('\n') ? '' : '\n'}`);
     }
-    if (!sink.hasDone() && !['COMPLETED', 'CANCELLED'].includes(info.state)) {
-      const slurmOut = target ? '' : readTail(path.join(jobDir, 'slurm.out')).stdout.trim().split('\n').at(-1) ?? '';
-      sink.record({
-        v: 1, type: 'error', t: t(), kind: info.state === 'TIMEOUT' ? 'timeout' : 'exit', step: sink.lastStep,
-        message: `the Slurm job ${jobId} ended ${info.state}${info.exitCode ? ` (exit code ${info.exitCode})` : ''} after ${sink.lastStep} step(s) without reporting a result${info.state === 'TIMEOUT' ? ` (its time limit, --time ${req.time ?? `${Math.ceil((timeoutSeconds + 60) / 60)} min`})` : ''}${slurmOut ? `: ${slurmOut}` : ''}; the script's output is in stderr.log`,
-      });
-    }
+    const slurmOut = target ? '' : readTail(path.join(jobDir, 'slurm.out')).stdout.trim().split('\n').at(-1) ?? '';
+    recordJobEnd(sink, `the Slurm job ${jobId}`, info.state, info.exitCode,
+      `${info.state === 'TIMEOUT' ? ` (its time limit, --time ${req.time ?? `${Math.ceil((timeoutSeconds + 60) / 60)} min`})` : ''}${slurmOut ? `: ${slurmOut}` : ''}`);
     const warnings: string[] = [];
     if (target && !req.keepRemote) {
       const removed = await removeRemote(target, jobDir);

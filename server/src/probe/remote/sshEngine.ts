@@ -24,7 +24,7 @@ import { analyzeProbeScript, harnessDir, ProbeSetupError, type ProbeListener, ty
 import type { ExitInfo } from '../pythonProcess';
 import { RunSink } from '../runSink';
 import { newRunId } from '../runStore';
-import { collectPayload, type Payload } from './payload';
+import { collectPayload, payloadBase, remotePaths, type Payload } from './payload';
 import { REMOTE_RUNNER } from './remoteRunner';
 import { shQuote } from './shellQuote';
 import { checkHost, localRun, sshArgv, sshComplaint, sshOptions, sshRun, SSH_FAILED, type SshTarget } from './sshTransport';
@@ -64,9 +64,7 @@ export async function startSshProbe(parser: PythonParser, req: SshRequest, liste
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
     timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, overrides: req.overrides, directions: req.directions,
   });
-  // The layout's base: the workspace folder holding the script, else the script's folder.
-  const inStore = !path.relative(req.storeRoot, script).startsWith('..');
-  const base = inStore ? path.resolve(req.storeRoot) : path.dirname(script);
+  const base = payloadBase(script, req.storeRoot);
   let payload: Payload;
   try {
     payload = collectPayload(script, base, analysis.configFiles);
@@ -78,9 +76,7 @@ export async function startSshProbe(parser: PythonParser, req: SshRequest, liste
   const setupStarted = performance.now();
   const prepared = await prepare(target, path.posix.join(req.remoteDir ?? DEFAULT_REMOTE_DIR, runId), py);
   const connectSeconds = (performance.now() - setupStarted) / 1000;
-  const relCwd = path.relative(base, cwd).split(path.sep).join('/');
-  const remoteScript = path.posix.join(prepared.dir, 'work', path.relative(base, script).split(path.sep).join('/'));
-  const remoteCwd = relCwd.startsWith('..') ? path.posix.join(prepared.dir, 'work') : path.posix.join(prepared.dir, 'work', relCwd);
+  const { script: remoteScript, cwd: remoteCwd } = remotePaths(prepared.dir, base, script, cwd);
   const remotePlan: ProbePlan = { ...plan, script: remoteScript, cwd: remoteCwd };
   const copyStarted = performance.now();
   let method: string;

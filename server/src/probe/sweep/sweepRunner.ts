@@ -14,11 +14,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PythonParser } from '../../analysis/syntax/pythonParser';
-import type { ProbeEvent, ProbePlan, RunRecord, SweepPoint, SweepRecord } from '../../protocol';
+import type { ProbePlan, RunRecord, SweepPoint, SweepRecord } from '../../protocol';
 import { buildProbePlan } from '../plan';
-import { analyzeProbeScript, ProbeSetupError, type FinishedProbe, type RunningProbe } from '../pythonEngine';
-import { collectPayload } from '../remote/payload';
-import { localSite, sbatchOptions, slurmLiteral, sshSite, submit, type CommandSite } from '../remote/slurmEngine';
+import { analyzeProbeScript, ProbeSetupError, type AnalyzedScript, type FinishedProbe, type RunningProbe } from '../pythonEngine';
+import { collectPayload, payloadBase, remotePaths } from '../remote/payload';
+import { jobExit, localSite, recordJobEnd, sbatchOptions, slurmLiteral, sshSite, submit, type CommandSite } from '../remote/slurmEngine';
 import { SLURM_FOLLOW, SLURM_JOB } from '../remote/slurmScripts';
 import { prepare, removeRemote, upload, writeStage } from '../remote/sshEngine';
 import { checkHost, sshComplaint, sshRun, type SshTarget } from '../remote/sshTransport';
@@ -80,7 +80,9 @@ export function pointResult(point: GridPoint, runId: string | null, finished: Pi
 }
 
 export async function startSweep(parser: PythonParser, req: SweepRequest, listener: SweepListener = {}): Promise<RunningSweep> {
-  const { script, analysis } = analyzeProbeScript(parser, { ...req, args: req.args });
+  // Read once: every point's probe (and the job array) reuses it.
+  const analyzed = analyzeProbeScript(parser, { ...req, args: req.args });
+  const { script, analysis } = analyzed;
   let routes;
   try { routes = routeAxes(analysis.document, analysis, req.axes); } catch (e) { throw new ProbeSetupError((e as Error).message); }
   if (req.axes.length === 0) throw new ProbeSetupError('a sweep needs at least one --grid NAME=V1,V2,…');
@@ -107,13 +109,14 @@ export async function startSweep(parser: PythonParser, req: SweepRequest, listen
   };
   await save();
   const run = engine === 'slurm'
-    ? await arraySweep(parser, req, id, points, routes, maxParallel, setPoint, listener)
-    : poolSweep(parser, req, points, routes, maxParallel, gpus, setPoint, listener);
+    ? await arraySweep(req, analyzed, id, points, routes, maxParallel, setPoint, listener)
+    : poolSweep(parser, req, analyzed, points, routes, maxParallel, gpus, setPoint, listener);
   record = { ...record, engineReason: run.reason };
   const done = run.done.then(async (extra) => {
     const statuses = record.points.map((p) => p.status);
+    // Cancelled here, or every point cancelled (an scancel from outside): the sweep was stopped.
     const status: SweepRecord['status'] = statuses.every((s) => s === 'ok') ? 'ok'
-      : run.cancelled() ? 'cancelled' : statuses.some((s) => s === 'ok') ? 'partial' : 'error';
+      : run.cancelled() || statuses.every((s) => s === 'cancelled') ? 'cancelled' : statuses.some((s) => s === 'ok') ? 'partial' : 'error';
     record = { ...record, ...extra, status, endedAt: new Date().toISOString(), seconds: Number(((performance.now() - started) / 1000).toFixed(2)) };
     await save();
     return record;
@@ -129,7 +132,7 @@ interface SweepRun {
 }
 
 /** At most `maxParallel` probes at once, each on the point's arguments and overrides. */
-function poolSweep(parser: PythonParser, req: SweepRequest, points: readonly GridPoint[], routes: ReturnType<typeof routeAxes>, maxParallel: number, gpus: number, setPoint: (p: SweepPoint) => void, listener: SweepListener): SweepRun {
+function poolSweep(parser: PythonParser, req: SweepRequest, analyzed: AnalyzedScript, points: readonly GridPoint[], routes: ReturnType<typeof routeAxes>, maxParallel: number, gpus: number, setPoint: (p: SweepPoint) => void, listener: SweepListener): SweepRun {
   const queue = [...points];
   const running = new Set<RunningProbe>();
   let stopped = false;
@@ -139,7 +142,7 @@ function poolSweep(parser: PythonParser, req: SweepRequest, points: readonly Gri
       let probe: RunningProbe;
       try {
         probe = await startProbe(parser, {
-          ...req.probe, script: req.script, args, storeRoot: req.storeRoot, overrides,
+          ...req.probe, script: req.script, args, storeRoot: req.storeRoot, overrides, analyzed,
           ...(gpus > 0 ? { env: { CUDA_VISIBLE_DEVICES: String(slot % gpus) } } : {}),
         });
       } catch (e) {
@@ -166,15 +169,14 @@ function poolSweep(parser: PythonParser, req: SweepRequest, points: readonly Gri
 }
 
 /** One Slurm job array; every task's run is filled in from its events file when the array has ended. */
-async function arraySweep(parser: PythonParser, req: SweepRequest, sweepId: string, points: readonly GridPoint[], routes: ReturnType<typeof routeAxes>, maxParallel: number, setPoint: (p: SweepPoint) => void, listener: SweepListener): Promise<SweepRun> {
+async function arraySweep(req: SweepRequest, analyzed: AnalyzedScript, sweepId: string, points: readonly GridPoint[], routes: ReturnType<typeof routeAxes>, maxParallel: number, setPoint: (p: SweepPoint) => void, listener: SweepListener): Promise<SweepRun> {
   const o = req.probe;
   if (o.host) { const bad = checkHost(o.host); if (bad) throw new ProbeSetupError(`cannot submit over SSH: ${bad}`); }
   const target: SshTarget | undefined = o.host ? { host: o.host, ...(o.sshConfig ? { configFile: o.sshConfig } : {}) } : undefined;
   const site: CommandSite = target ? sshSite(target) : localSite();
-  const { script, cwd, settings, analysis } = analyzeProbeScript(parser, { ...req, args: req.args });
+  const { script, cwd, settings, analysis } = analyzed;
   const py = o.remotePython ?? 'python3';
-  const base = !path.relative(req.storeRoot, script).startsWith('..') ? path.resolve(req.storeRoot) : path.dirname(script);
-  const rel = (p: string): string => path.relative(base, p).split(path.sep).join('/');
+  const base = payloadBase(script, req.storeRoot);
   let jobDir: string;
   let jobScript = script;
   let jobCwd = cwd;
@@ -182,8 +184,7 @@ async function arraySweep(parser: PythonParser, req: SweepRequest, sweepId: stri
   if (target) {
     prepared = await prepare(target, path.posix.join(o.remoteDir ?? '.cache/regscope/runs', sweepId), py, false);
     jobDir = prepared.dir;
-    jobScript = path.posix.join(jobDir, 'work', rel(script));
-    jobCwd = rel(cwd).startsWith('..') ? path.posix.join(jobDir, 'work') : path.posix.join(jobDir, 'work', rel(cwd));
+    ({ script: jobScript, cwd: jobCwd } = remotePaths(jobDir, base, script, cwd));
   } else {
     jobDir = path.join(sweepsRoot(req.storeRoot), sweepId, 'job');
   }
@@ -268,12 +269,9 @@ async function arraySweep(parser: PythonParser, req: SweepRequest, sweepId: stri
       const log = await read('script.log');
       if (log?.length) t.sink.stderr(log.toString('utf8'));
       const f = final.get(t.point.index) ?? { state: 'UNKNOWN', exit: '-' };
-      if (!t.sink.hasDone() && f.state !== 'COMPLETED' && f.state !== 'CANCELLED') {
-        const at = (t.sink.events.at(-1) as ProbeEvent | undefined)?.t ?? 0;
-        t.sink.record({ v: 1, type: 'error', t: at, kind: f.state === 'TIMEOUT' ? 'timeout' : 'exit', step: t.sink.lastStep, message: `array task ${jobId}_${t.point.index} ended ${f.state}${f.exit !== '-' ? ` (exit code ${f.exit})` : ''} after ${t.sink.lastStep} step(s) without reporting a result; the script's output is in stderr.log` });
-      }
-      const code = /^\d+:\d+$/.test(f.exit) ? Number(f.exit.split(':')[0]) : null;
-      const finished = await t.sink.finish({ code, signal: null, reason: f.state === 'CANCELLED' ? 'cancelled' : f.state === 'TIMEOUT' ? 'timeout' : 'exited', seconds: (ended - submitted) / 1000 });
+      const exitCode = f.exit !== '-' ? f.exit : null;
+      recordJobEnd(t.sink, `array task ${jobId}_${t.point.index}`, f.state, exitCode);
+      const finished = await t.sink.finish(jobExit(f.state, exitCode, 'exited', (ended - submitted) / 1000));
       setPoint({ ...pointResult(t.point, finished.record.id, finished), task: `${jobId}_${t.point.index}` });
     }
     if (target && !o.keepRemote) {

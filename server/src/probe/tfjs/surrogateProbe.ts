@@ -192,6 +192,9 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
     const final = step === last;
     const metrics = new Set(plan.metrics);
     const { hvp, errors } = hvpAt(theta, batch);
+    // The batch gradient at θ, taken once for the alignment and the collapse statistics.
+    let batchGrad: Float64Array | undefined;
+    const gradHere = (): Float64Array => (batchGrad ??= gradient(theta, batch).grad);
     if (metrics.has('hessian')) {
       emit({ v: 1, type: 'progress', t: t(), phase: 'hessian', done: 0, total: 1, message: `step ${step}: Lanczos on the surrogate` });
       let h0 = hvps, p0 = passes, s0 = performance.now();
@@ -206,8 +209,9 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
       });
       if (final) {
         // Share of the batch gradient in the top eigenspace (Gur-Ari et al.: it concentrates there).
-        const share = gradientAlignment(gradient(theta, batch).grad, top.vectors);
-        if (share !== null) metric('noise.alignment', step, { hvps: 0, passes: 1, seconds: 0 }, { value: share, data: { k: top.eigenvalues.length } });
+        const fresh = batchGrad === undefined;
+        const share = gradientAlignment(gradHere(), top.vectors);
+        if (share !== null) metric('noise.alignment', step, { hvps: 0, passes: fresh ? 1 : 0, seconds: 0 }, { value: share, data: { k: top.eigenvalues.length } });
       }
       const rule = stabilityThreshold(spec.optimizer, opt.lr);
       let sharpness = top.eigenvalues[0]!;
@@ -247,7 +251,7 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
       }
       emit({ v: 1, type: 'progress', t: t(), phase: 'hessian', done: 1, total: 1, message: `step ${step}: curvature done` });
     }
-    if (metrics.has('collapse') && spec.loss.kind === 'cross_entropy') collapse(step, batch);
+    if (metrics.has('collapse') && spec.loss.kind === 'cross_entropy') collapse(step, batch, gradHere);
     if (!final) return;
     if (metrics.has('weights')) weights(step);
     {
@@ -302,15 +306,16 @@ export async function runSurrogateProbe(o: SurrogateProbeOptions): Promise<'ok' 
   };
 
   let previousLogitNorm: number | null = null;
-  const collapse = (step: number, batch: { x: tf.Tensor2D; y: tf.Tensor }): void => {
+  const collapse = (step: number, batch: { x: tf.Tensor2D; y: tf.Tensor }, grad: () => Float64Array): void => {
     const s0 = performance.now();
+    const p0 = passes;
     let logits: ArrayLike<number> = [];
     tf.tidy(() => { logits = model.forward(tf.tensor1d(Float32Array.from(theta)), batch.x).dataSync() as Float32Array; });
     passes++;
-    const stats = softmaxCollapse(logits, spec.outputDim, previousLogitNorm, gradient(theta, batch).grad, theta);
+    const stats = softmaxCollapse(logits, spec.outputDim, previousLogitNorm, grad(), theta);
     const { level, reasons } = collapseRisk(stats);
     previousLogitNorm = stats.logitNorm;
-    metric('collapse.softmax', step, { hvps: 0, passes: 2, seconds: (performance.now() - s0) / 1000 }, { value: stats.saturated, data: { ...stats, risk: level, reasons } });
+    metric('collapse.softmax', step, { hvps: 0, passes: passes - p0, seconds: (performance.now() - s0) / 1000 }, { value: stats.saturated, data: { ...stats, risk: level, reasons } });
   };
 
   const noise = (step: number, idx: readonly number[]): void => {

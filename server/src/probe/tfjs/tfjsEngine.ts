@@ -7,17 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PythonParser } from '../../analysis/syntax/pythonParser';
-import type { ProbeEvent, RunRecord } from '../../protocol';
+import type { RunRecord } from '../../protocol';
 import { decodeEventLine } from '../events';
 import { buildProbePlan } from '../plan';
-import { probeAnchors } from '../probeAnchors';
-import { filterProbeFindings } from '../probeFindingFilter';
-import { probeFindings } from '../probeFindings';
 import { analyzeProbeScript, ProbeSetupError, type ProbeListener, type ProbeRequest, type RunningProbe } from '../pythonEngine';
 import type { ExitInfo } from '../pythonProcess';
-import { closingEvents, finalRecord } from '../runEnd';
-import { newRunId, RunWriter } from '../runStore';
-import { summarizeEvents } from '../runSummary';
+import { RunSink } from '../runSink';
+import { newRunId } from '../runStore';
 import type { BackendChoice } from './backend';
 import { trySurrogateSpec, type OptimizerSpec, type SurrogateSpec } from './surrogateSpec';
 import type { WorkerInput, WorkerMessage } from './tfjsWorker';
@@ -47,7 +43,6 @@ export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, lis
     script, args: req.args, cwd, steps: req.steps, metrics: req.metrics, seed: req.seed,
     timeoutSeconds: req.timeoutSeconds, fullLandscape: req.fullLandscape, overrides: req.overrides, directions: 'random',
   });
-  const anchors = probeAnchors(analysis.document, analysis);
   const worker = workerPath();
   const engineReason = `tfjs: ${req.why ?? 'the embedded engine was asked for'}; the model is a surrogate rebuilt from the script`;
   const runId = newRunId(script);
@@ -57,21 +52,15 @@ export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, lis
     torch: null, error: null, headline: {}, findings: [], warnings: notes.filter((n) => !n.startsWith('no loss expression')),
     cost: { hvps: 0, passes: 0, seconds: 0 },
   };
-  const writer = await RunWriter.create(req.storeRoot, runId, plan, initial);
-  const events: ProbeEvent[] = [];
-  const record = (event: ProbeEvent): void => {
-    events.push(event);
-    writer.appendEvent(event);
-    listener.event?.(event);
-  };
+  const sink = await RunSink.open(req.storeRoot, plan, initial, analysis, settings, listener);
   const started = performance.now();
   const input: WorkerInput = {
     spec: withOverrides(rebuilt.spec, req.overrides), plan, backend: req.backend ?? 'auto', labelNoise: req.labelNoise ?? 0,
     ...(req.dataFile ? { dataFile: path.resolve(cwd, req.dataFile) } : {}),
   };
   const thread = new Worker(worker, { workerData: input, stdout: true, stderr: true });
-  thread.stdout.on('data', (d: Buffer) => writer.appendStderr(d));
-  thread.stderr.on('data', (d: Buffer) => writer.appendStderr(d));
+  thread.stdout.on('data', (d: Buffer) => sink.stderr(d.toString('utf8')));
+  thread.stderr.on('data', (d: Buffer) => sink.stderr(d.toString('utf8')));
   let reason: ExitInfo['reason'] = 'exited';
   let status: 'ok' | 'error' | undefined;
   const timer = setTimeout(() => { reason = 'timeout'; void thread.terminate(); }, plan.budget.timeoutSeconds * 1000);
@@ -79,26 +68,22 @@ export async function startTfjsProbe(parser: PythonParser, req: TfjsRequest, lis
     if (m.type === 'end') { status = m.status; return; }
     // The worker's events pass the same validation as the Python harness's.
     const decoded = decodeEventLine(JSON.stringify(m.event));
-    if ('event' in decoded) record(decoded.event);
-    else writer.appendStderr(`[regscope: the embedded engine sent an invalid event: ${decoded.malformed.reason}]\n`);
+    if ('event' in decoded) sink.record(decoded.event);
+    else sink.malformedLine(decoded.malformed);
   });
   const done = new Promise<ExitInfo>((resolve) => {
-    thread.on('error', (e) => { writer.appendStderr(`${e.stack ?? e}\n`); });
+    thread.on('error', (e) => { sink.stderr(`${e.stack ?? e}\n`); });
     thread.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code: status === 'ok' ? 0 : code === 0 ? 1 : code, signal: null, reason, seconds: (performance.now() - started) / 1000 });
     });
-  }).then(async (exit) => {
-    for (const e of closingEvents(events, exit, plan)) record(e);
-    const summary = summarizeEvents(events);
-    const findings = filterProbeFindings(probeFindings(summary, anchors, runId), analysis.document.text, settings);
-    const final = finalRecord(initial, summary, findings, [], exit);
-    await writer.writeRecord({ ...final, device: summary.hello?.runtime ?? final.device, torch: null });
-    await writer.close();
-    return { record: { ...final, device: summary.hello?.runtime ?? final.device, torch: null }, summary, findings, events };
-  });
+  }).then((exit) => sink.finish(exit, (r) => {
+    // The device of a surrogate run is its TensorFlow.js runtime; there is no torch.
+    const hello = sink.events.find((e) => e.type === 'hello');
+    return { ...r, device: hello?.type === 'hello' ? hello.runtime ?? r.device : r.device, torch: null };
+  }));
   return {
-    runId, runDir: writer.dir, engine: 'tfjs', engineReason, interpreter: null, plan, planNotes: notes, done,
+    runId, runDir: sink.writer.dir, engine: 'tfjs', engineReason, interpreter: null, plan, planNotes: notes, done,
     cancel: async () => { reason = 'cancelled'; await thread.terminate(); },
   };
 }
