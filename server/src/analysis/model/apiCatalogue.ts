@@ -96,6 +96,39 @@ export const TORCH_SCHEDULERS: Readonly<Record<string, SchedulerKind>> = {
   SequentialLR: 'either', ChainedScheduler: 'either',
 };
 
+/** Positional parameters after the optimizer, as PyTorch and transformers declare them. */
+export const SCHEDULER_POSITIONAL: Readonly<Record<string, readonly string[]>> = {
+  StepLR: ['step_size', 'gamma'],
+  MultiStepLR: ['milestones', 'gamma'],
+  ExponentialLR: ['gamma'],
+  CosineAnnealingLR: ['T_max', 'eta_min'],
+  CosineAnnealingWarmRestarts: ['T_0', 'T_mult', 'eta_min'],
+  LinearLR: ['start_factor', 'end_factor', 'total_iters'],
+  ConstantLR: ['factor', 'total_iters'],
+  PolynomialLR: ['total_iters', 'power'],
+  OneCycleLR: ['max_lr', 'total_steps', 'epochs', 'steps_per_epoch', 'pct_start', 'anneal_strategy', 'cycle_momentum', 'base_momentum', 'max_momentum', 'div_factor', 'final_div_factor', 'three_phase'],
+  LambdaLR: ['lr_lambda'],
+  get_linear_schedule_with_warmup: ['num_warmup_steps', 'num_training_steps'],
+  get_cosine_schedule_with_warmup: ['num_warmup_steps', 'num_training_steps', 'num_cycles'],
+  get_constant_schedule_with_warmup: ['num_warmup_steps'],
+};
+
+/** Positional parameters of layer constructors beyond those every kind shares (extractModel.layerHyper). */
+export const LAYER_POSITIONAL: Readonly<Record<string, readonly string[]>> = {
+  Embedding: ['num_embeddings', 'embedding_dim', 'padding_idx'], LayerNorm: ['normalized_shape', 'eps'],
+  MaxPool1d: ['kernel_size', 'stride', 'padding'], AvgPool1d: ['kernel_size', 'stride', 'padding'], MaxPool2d: ['kernel_size', 'stride', 'padding'], AvgPool2d: ['kernel_size', 'stride', 'padding'],
+  AdaptiveAvgPool1d: ['output_size'], AdaptiveAvgPool2d: ['output_size'], AdaptiveMaxPool1d: ['output_size'], AdaptiveMaxPool2d: ['output_size'],
+  LeakyReLU: ['negative_slope'],
+};
+
+/** The same for Keras layers. */
+export const KERAS_LAYER_POSITIONAL: Readonly<Record<string, readonly string[]>> = {
+  Conv1D: ['filters', 'kernel_size', 'strides', 'padding'], Conv2D: ['filters', 'kernel_size', 'strides', 'padding'],
+  MaxPooling1D: ['pool_size', 'strides', 'padding'], MaxPooling2D: ['pool_size', 'strides', 'padding'],
+  AveragePooling1D: ['pool_size', 'strides', 'padding'], AveragePooling2D: ['pool_size', 'strides', 'padding'],
+  Embedding: ['input_dim', 'output_dim'], Activation: ['activation'], LayerNormalization: ['axis', 'epsilon'], LeakyReLU: ['negative_slope'],
+};
+
 /** Hugging Face / timm schedule factories that count optimizer steps. */
 export const STEP_SCHEDULE_FACTORIES = new Set([
   'get_linear_schedule_with_warmup', 'get_cosine_schedule_with_warmup', 'get_constant_schedule_with_warmup',

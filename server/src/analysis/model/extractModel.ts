@@ -5,7 +5,7 @@ import { num, type PyValue, type Resolved } from '../values/pyValue';
 import type { ValueResolver } from '../values/valueResolver';
 import {
   KERAS_LAYERS, KERAS_OPTIMIZERS, OPTAX_OPTIMIZERS, STEP_SCHEDULE_FACTORIES, TORCH_LAYERS, TORCH_LOSSES,
-  TORCH_OPTIMIZER_MODULES, TORCH_OPTIMIZERS, TORCH_SCHEDULERS, type OptimizerApi,
+  TORCH_OPTIMIZER_MODULES, TORCH_OPTIMIZERS, TORCH_SCHEDULERS, SCHEDULER_POSITIONAL, LAYER_POSITIONAL, KERAS_LAYER_POSITIONAL, type OptimizerApi,
 } from './apiCatalogue';
 import { extractTechniques } from './extractTechniques';
 import type {
@@ -235,7 +235,7 @@ class Extractor {
       if (!isTorch && !isFactory) continue;
       out.push({
         call, className: call.name, kind: isTorch ? kind! : 'iteration',
-        hyper: this.keywordHyper(call, call.name), boundTo: this.boundNames(call),
+        hyper: this.hyperOf(call, call.name, SCHEDULER_POSITIONAL[call.name] ?? [], {}, 1), boundTo: this.boundNames(call),
       });
     }
     return out;
@@ -279,12 +279,12 @@ class Extractor {
       if (kind === 'batchnorm') return this.hyperOf(call, name, ['num_features', 'eps', 'momentum', 'affine', 'track_running_stats'], { eps: 1e-5, momentum: 0.1 }, 0);
       if (kind === 'linear') return this.hyperOf(call, name, ['in_features', 'out_features', 'bias'], { bias: true }, 0);
       if (kind === 'conv') return this.hyperOf(call, name, ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'groups', 'bias'], { bias: true }, 0);
-      return this.keywordHyper(call, name);
+      return this.hyperOf(call, name, LAYER_POSITIONAL[name] ?? [], {}, 0);
     }
     if (kind === 'dropout') return this.hyperOf(call, name, ['rate'], {}, 0);
     if (kind === 'batchnorm') return this.hyperOf(call, name, ['axis', 'momentum', 'epsilon'], { momentum: 0.99, epsilon: 1e-3 }, 0);
     if (kind === 'linear') return this.hyperOf(call, name, ['units', 'activation', 'use_bias'], { use_bias: true }, 0);
-    return this.keywordHyper(call, name);
+    return this.hyperOf(call, name, KERAS_LAYER_POSITIONAL[name] ?? [], {}, 0);
   }
 
   sequences(layers: readonly LayerModel[]): LayerSequence[] {

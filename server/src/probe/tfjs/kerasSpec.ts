@@ -13,7 +13,7 @@ import { sequentialItemNodes } from '../../analysis/model/extractModel';
 import type { LayerModel } from '../../analysis/model/trainingScript';
 import { childByField, unparenthesize, type SyntaxNode } from '../../analysis/syntax/syntaxNode';
 import type { Resolved } from '../../analysis/values/pyValue';
-import { RebuildError, type Activation, type LayerSpec, type OptimizerKind, type OptimizerSpec, type Shape, type SurrogateSpec } from './surrogateSpec';
+import { layerNumber, RebuildError, type Activation, type LayerSpec, type OptimizerKind, type OptimizerSpec, type Shape, type SurrogateSpec } from './surrogateSpec';
 
 export interface KerasModel {
   readonly layers: LayerSpec[];
@@ -146,13 +146,13 @@ export function kerasModel(doc: ParsedDocument, analysis: AnalysisResult): Keras
 
   /** One Keras layer as surrogate layers (a Dense with `activation=` is two). */
   function kerasLayer(l: LayerModel, name: string, line: number, s: Shape, last: boolean): { layers: LayerSpec[]; softmax: boolean } {
-    const arg = (key: string, index: number): Resolved['value'] => resolve(l.call.keywords.get(key) ?? l.call.args[index], l.call);
-    const n = (key: string, index: number, fallback?: number): number => {
-      const v = arg(key, index);
-      if (v?.kind === 'number') return v.value;
-      if (v?.kind === 'bool') return v.value ? 1 : 0;
-      if (v?.kind === 'sequence' && v.items[0]?.value?.kind === 'number' && v.items.every((x) => x.value?.kind === 'number' && x.value.value === (v.items[0]!.value as { value: number }).value)) return (v.items[0]!.value as { value: number }).value;
-      if (v === undefined && fallback !== undefined) return fallback;
+    // The analysis read keywords and positionals (extractModel.layerHyper); a value the script
+    // passes but that is not known statically is an error, never the default.
+    const arg = (key: string): Resolved['value'] => l.hyper.get(key)?.resolved.value;
+    const n = (key: string, fallback?: number): number => {
+      const v = layerNumber(l, key);
+      if (v !== undefined) return v;
+      if (!l.hyper.get(key)?.node && fallback !== undefined) return fallback;
       throw new RebuildError(`cannot rebuild ${l.className} at line ${line}: its ${key} is not known statically`);
     };
     const channels = (): number => {
@@ -169,42 +169,42 @@ export function kerasModel(doc: ParsedDocument, analysis: AnalysisResult): Keras
       return { layers: a === 'identity' ? [] : [{ kind: 'activation', name: at, line, fn: a }], softmax: false };
     };
     const padding = (k: number): number => {
-      const p = arg('padding', -1);
+      const p = arg('padding');
       return p?.kind === 'string' && p.value === 'same' ? Math.floor((k - 1) / 2) : 0;
     };
-    const withAct = (main: LayerSpec, index: number): { layers: LayerSpec[]; softmax: boolean } => {
-      const act = activation(arg('activation', index), `${name}.activation`);
+    const withAct = (main: LayerSpec): { layers: LayerSpec[]; softmax: boolean } => {
+      const act = activation(arg('activation'), `${name}.activation`);
       return { layers: [main, ...act.layers], softmax: act.softmax };
     };
     switch (l.className) {
       case 'Dense':
-        return withAct({ kind: 'linear', name, line, inFeatures: channels(), outFeatures: n('units', 0), bias: n('use_bias', -1, 1) !== 0 }, 1);
+        return withAct({ kind: 'linear', name, line, inFeatures: channels(), outFeatures: n('units'), bias: n('use_bias', 1) !== 0 });
       case 'Conv2D': {
-        const k = n('kernel_size', 1);
-        return withAct({ kind: 'conv2d', name, line, inChannels: channels(), outChannels: n('filters', 0), kernel: k, stride: n('strides', 2, 1), padding: padding(k), bias: n('use_bias', -1, 1) !== 0 }, 4);
+        const k = n('kernel_size');
+        return withAct({ kind: 'conv2d', name, line, inChannels: channels(), outChannels: n('filters'), kernel: k, stride: n('strides', 1), padding: padding(k), bias: n('use_bias', 1) !== 0 });
       }
       case 'Conv1D': {
-        const k = n('kernel_size', 1);
-        return withAct({ kind: 'conv1d', name, line, inChannels: channels(), outChannels: n('filters', 0), kernel: k, stride: n('strides', 2, 1), padding: padding(k), bias: n('use_bias', -1, 1) !== 0 }, 4);
+        const k = n('kernel_size');
+        return withAct({ kind: 'conv1d', name, line, inChannels: channels(), outChannels: n('filters'), kernel: k, stride: n('strides', 1), padding: padding(k), bias: n('use_bias', 1) !== 0 });
       }
       case 'MaxPooling2D': case 'AveragePooling2D': case 'MaxPooling1D': case 'AveragePooling1D': {
-        const k = n('pool_size', 0, 2);
+        const k = n('pool_size', 2);
         const mode = l.className.startsWith('Max') ? 'max' : 'avg';
-        return { layers: [l.className.endsWith('2D') ? { kind: 'pool2d', name, line, mode, kernel: k, stride: n('strides', 1, k) } : { kind: 'pool1d', name, line, mode, kernel: k, stride: n('strides', 1, k) }], softmax: false };
+        return { layers: [l.className.endsWith('2D') ? { kind: 'pool2d', name, line, mode, kernel: k, stride: n('strides', k) } : { kind: 'pool1d', name, line, mode, kernel: k, stride: n('strides', k) }], softmax: false };
       }
       case 'GlobalAveragePooling2D': case 'GlobalAveragePooling1D': case 'GlobalMaxPooling2D': case 'GlobalMaxPooling1D':
         return { layers: [{ kind: 'globalpool', name, line, mode: l.className.includes('Max') ? 'max' : 'avg' }], softmax: false };
       case 'Flatten': return { layers: [{ kind: 'flatten', name, line }], softmax: false };
-      case 'Dropout': return { layers: [{ kind: 'dropout', name, line, p: n('rate', 0) }], softmax: false };
-      case 'BatchNormalization': return { layers: [{ kind: 'batchnorm', name, line, features: channels(), eps: n('epsilon', -1, 1e-3) }], softmax: false };
-      case 'LayerNormalization': return { layers: [{ kind: 'layernorm', name, line, features: channels(), eps: n('epsilon', -1, 1e-3) }], softmax: false };
-      case 'Embedding': return { layers: [{ kind: 'embedding', name, line, vocab: n('input_dim', 0), dim: n('output_dim', 1) }], softmax: false };
-      case 'Activation': return activation(arg('activation', 0), name);
+      case 'Dropout': return { layers: [{ kind: 'dropout', name, line, p: n('rate') }], softmax: false };
+      case 'BatchNormalization': return { layers: [{ kind: 'batchnorm', name, line, features: channels(), eps: n('epsilon', 1e-3) }], softmax: false };
+      case 'LayerNormalization': return { layers: [{ kind: 'layernorm', name, line, features: channels(), eps: n('epsilon', 1e-3) }], softmax: false };
+      case 'Embedding': return { layers: [{ kind: 'embedding', name, line, vocab: n('input_dim'), dim: n('output_dim') }], softmax: false };
+      case 'Activation': return activation(arg('activation'), name);
       case 'ReLU': return { layers: [{ kind: 'activation', name, line, fn: 'relu' }], softmax: false };
       case 'ELU': return { layers: [{ kind: 'activation', name, line, fn: 'elu' }], softmax: false };
       case 'LeakyReLU': {
         // Keras 3 calls it negative_slope (default 0.3); tf.keras 2 called it alpha.
-        const slope = l.call.keywords.has('alpha') ? n('alpha', 0) : n('negative_slope', 0, 0.3);
+        const slope = l.hyper.has('alpha') ? n('alpha') : n('negative_slope', 0.3);
         return { layers: [{ kind: 'activation', name, line, fn: 'leaky_relu', slope }], softmax: false };
       }
       case 'Softmax':

@@ -29,22 +29,6 @@ export interface ScheduleSpec {
   readonly shape: ScheduleShape;
 }
 
-/** Positional parameter names after the optimizer, per class, as PyTorch and transformers declare them. */
-export const SCHEDULE_PARAMS: Readonly<Record<string, readonly string[]>> = {
-  StepLR: ['step_size', 'gamma'],
-  MultiStepLR: ['milestones', 'gamma'],
-  ExponentialLR: ['gamma'],
-  CosineAnnealingLR: ['T_max', 'eta_min'],
-  CosineAnnealingWarmRestarts: ['T_0', 'T_mult', 'eta_min'],
-  LinearLR: ['start_factor', 'end_factor', 'total_iters'],
-  ConstantLR: ['factor', 'total_iters'],
-  PolynomialLR: ['total_iters', 'power'],
-  OneCycleLR: ['max_lr', 'total_steps', 'epochs', 'steps_per_epoch', 'pct_start', 'anneal_strategy', 'cycle_momentum', 'base_momentum', 'max_momentum', 'div_factor', 'final_div_factor', 'three_phase'],
-  get_linear_schedule_with_warmup: ['num_warmup_steps', 'num_training_steps'],
-  get_cosine_schedule_with_warmup: ['num_warmup_steps', 'num_training_steps', 'num_cycles'],
-  get_constant_schedule_with_warmup: ['num_warmup_steps'],
-};
-
 /** An argument's value: undefined when the script does not pass it, null when it does but the value is not known statically. */
 type Arg = (name: string) => number | readonly number[] | string | boolean | null | undefined;
 

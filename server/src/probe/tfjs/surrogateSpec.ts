@@ -9,7 +9,7 @@ import { childByField, unparenthesize, type SyntaxNode } from '../../analysis/sy
 import type { ParsedDocument } from '../../analysis/document';
 import { effectiveLoop } from '../../analysis/rules/trainingSetup';
 import { kerasModel, kerasTraining } from './kerasSpec';
-import { SCHEDULE_PARAMS, scheduleShape, type ScheduleSpec } from './schedule';
+import { scheduleShape, type ScheduleSpec } from './schedule';
 
 export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'gelu' | 'silu' | 'elu' | 'leaky_relu' | 'softplus' | 'identity';
 
@@ -100,7 +100,7 @@ export function surrogateSpec(doc: ParsedDocument, analysis: AnalysisResult): Su
   if (model.frameworks.includes('keras') && !model.frameworks.includes('pytorch')) return kerasSpec(doc, analysis, assumptions);
   const seq = model.sequences.find((s) => s.container === 'sequential') ?? model.sequences.find((s) => s.container === 'module') ?? model.sequences[0];
   if (!seq || seq.container === 'keras') return { error: 'cannot rebuild the model: no nn.Sequential or nn.Module layer stack found in the script' };
-  const layers = seq.container === 'sequential' ? seq.layers.map((l, i) => layerSpec(analysis, l, String(i), lineOf(l))) : moduleForward(doc, analysis, seq.name, lineOf);
+  const layers = seq.container === 'sequential' ? seq.layers.map((l, i) => layerSpec(l, String(i), lineOf(l))) : moduleForward(doc, analysis, seq.name, lineOf);
   const shapes = inferShapes(layers);
   if ('error' in shapes) return shapes;
   const { inputDim, inputShape, inputSeq, tokens, width } = shapes;
@@ -177,19 +177,7 @@ function scheduleSpec(doc: ParsedDocument, analysis: AnalysisResult, assumptions
     if (out) { assumptions.push(`${where} is not applied: the surrogate applies one schedule (${out.className})`); continue; }
     const stepLoops = new Set(analysis.model.trainingLoops.flatMap((t) => t.events).filter((e) => e.kind === 'step').map((e) => effectiveLoop(e.call, e.via)));
     const per = steps.some((e) => stepLoops.has(effectiveLoop(e.call, e.via))) ? 'step' : 'epoch';
-    const names = SCHEDULE_PARAMS[sch.className] ?? [];
-    const arg = (name: string): number | readonly number[] | string | boolean | null | undefined => {
-      const node = sch.call.keywords.get(name) ?? (names.includes(name) ? sch.call.args[names.indexOf(name) + 1] : undefined);
-      if (!node) return undefined;
-      const v = analysis.values.resolve(node, sch.call.fn).value;
-      if (v?.kind === 'number' || v?.kind === 'bool' || v?.kind === 'string') return v.value;
-      if (v?.kind === 'sequence') {
-        const items = v.items.map((i) => (i.value?.kind === 'number' ? i.value.value : Number.NaN));
-        return items.every(Number.isFinite) ? items : null;
-      }
-      return null;
-    };
-    const shape = scheduleShape(sch.className, arg);
+    const shape = scheduleShape(sch.className, (name) => hyperValue(sch.hyper.get(name)));
     if (typeof shape === 'string') { assumptions.push(`${where}: ${shape}; the surrogate trains at the base learning rate`); continue; }
     out = { className: sch.className, line, per, shape };
   }
@@ -233,29 +221,38 @@ function groupDecay(doc: ParsedDocument, analysis: AnalysisResult, opt: Optimize
   return matrices !== undefined && vectors !== undefined ? { matrices, vectors } : 'unknown';
 }
 
-/** Positional parameter names of the layers whose constructors the analyzer reads by keyword only. */
-const LAYER_POSITIONAL: Readonly<Record<string, readonly string[]>> = {
-  Embedding: ['num_embeddings', 'embedding_dim'], LayerNorm: ['normalized_shape', 'eps'],
-  MaxPool1d: ['kernel_size', 'stride'], AvgPool1d: ['kernel_size', 'stride'], MaxPool2d: ['kernel_size', 'stride'], AvgPool2d: ['kernel_size', 'stride'],
-  AdaptiveAvgPool1d: ['output_size'], AdaptiveAvgPool2d: ['output_size'], AdaptiveMaxPool1d: ['output_size'], AdaptiveMaxPool2d: ['output_size'],
-  LeakyReLU: ['negative_slope'],
-};
+/**
+ * A hyperparameter as the surrogate reads it: undefined when the script does not pass it (and
+ * the library default is not catalogued), null when it passes one that is not known statically.
+ */
+export function hyperValue(h: Hyperparameter | undefined): number | readonly number[] | string | boolean | null | undefined {
+  if (!h) return undefined;
+  const v = h.resolved.value;
+  if (v?.kind === 'number' || v?.kind === 'bool' || v?.kind === 'string') return v.value;
+  if (v?.kind === 'sequence') {
+    const items = v.items.map((i) => (i.value?.kind === 'number' ? i.value.value : Number.NaN));
+    return items.every(Number.isFinite) ? items : null;
+  }
+  return h.node ? null : undefined;
+}
 
-/** A layer's argument by keyword or position, resolved to a number (or the first of a sequence, for `(1, 1)`). */
-export function layerArg(analysis: AnalysisResult, l: LayerModel, key: string, positional: readonly string[] = LAYER_POSITIONAL[l.className] ?? []): number | undefined {
-  const h = num(l.hyper.get(key));
-  if (h !== undefined) return h;
-  const node = l.call.keywords.get(key) ?? (positional.includes(key) ? l.call.args[positional.indexOf(key)] : undefined);
-  const v = node ? analysis.values.resolve(node, l.call.fn).value : undefined;
-  if (v?.kind === 'number') return v.value;
-  if (v?.kind === 'bool') return v.value ? 1 : 0;
-  if (v?.kind === 'sequence' && v.items.length > 0 && v.items.every((i) => i.value?.kind === 'number' && i.value.value === (v.items[0]!.value as { value: number }).value)) return (v.items[0]!.value as { value: number }).value;
+/** A layer's numeric argument (a sequence of equal numbers, as `(1, 1)` or `(3, 3)`, reads as one). */
+export function layerNumber(l: LayerModel, key: string): number | undefined {
+  const v = hyperValue(l.hyper.get(key));
+  if (typeof v === 'number') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => x === v[0])) return v[0] as number;
   return undefined;
 }
 
 /** One layer constructor as the surrogate builds it (the module path is `name`). */
-function layerSpec(analysis: AnalysisResult, l: LayerModel, name: string, line: number): LayerSpec {
-  const n = (k: string): number | undefined => layerArg(analysis, l, k);
+function layerSpec(l: LayerModel, name: string, line: number): LayerSpec {
+  // A value the script passes but that is not known statically is an error, never the default.
+  const n = (k: string): number | undefined => {
+    const v = layerNumber(l, k);
+    if (v === undefined && l.hyper.get(k)?.node) throw new RebuildError(`cannot rebuild ${l.className} at line ${line}: its ${k} is not known statically`);
+    return v;
+  };
   const int = (k: string, fallback?: number): number => {
     const v = n(k) ?? fallback;
     if (v === undefined) throw new RebuildError(`cannot rebuild ${l.className} at line ${line}: its ${k} is not known statically`);
@@ -331,7 +328,7 @@ function moduleForward(doc: ParsedDocument, analysis: AnalysisResult, className:
       const layers = attrLayers.get(self[1]!);
       if (!layers || positional.length !== 1) refuse(e);
       apply(positional[0]!);
-      layers!.forEach((l, i) => out.push(layerSpec(analysis, l, layers!.length > 1 ? `${self[1]}.${i}` : self[1]!, lineOf(l))));
+      layers!.forEach((l, i) => out.push(layerSpec(l, layers!.length > 1 ? `${self[1]}.${i}` : self[1]!, lineOf(l))));
       return;
     }
     const fnName = /^(?:F|torch|torch\.nn\.functional|nn\.functional)\.(\w+)$/.exec(name)?.[1];
