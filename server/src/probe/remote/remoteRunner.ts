@@ -6,8 +6,8 @@
  *
  * (NPROC > 1: the harness's launcher runs NPROC ranks with torchrun's environment.)
  *
- * It starts the harness in a process group of its own (setsid, else job control) and records
- * the group; a watcher reads the script's stdin, which is the ssh channel: when that ends (the
+ * It starts the harness in a process group of its own (setsid, else job control);
+ * a watcher reads the script's stdin, which is the ssh channel: when that ends (the
  * user cancelled and the client closed it, or the connection dropped) the harness's whole group
  * gets SIGTERM (which the harness turns into a `cancelled` error and a `done` event) and SIGKILL
  * three seconds later. Nothing the probe started outlives the connection.
@@ -34,7 +34,6 @@ else
   "$py" -u -m $module --plan "$dir/plan.json" -- "$@" </dev/null 3<&- &
 fi
 pid=$!
-echo "$pid" > "$dir/harness.pgid"
 # (dash's kill takes no "--": "-PID" right after the signal is the group.)
 (
   cat <&3 >/dev/null

@@ -91,5 +91,3 @@ export function parseStateLine(line: string): SlurmState | undefined {
   const m = /^regscope-slurm (\S+) (\S+) (\S+) (\S+)$/.exec(line.trim());
   return m ? { state: m[1]!, reason: m[2]!, nodes: m[3]!, exitCode: m[4]! } : undefined;
 }
-
-export const ACTIVE_STATES = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'SUSPENDED', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESIZING', 'SIGNALING', 'STAGE_OUT']);
